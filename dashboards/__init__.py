@@ -1,0 +1,1 @@
+"""Plotly dashboards for chairs: pure figure builders over SQL aggregates, and their pages."""

@@ -1,0 +1,134 @@
+"""The dashboards' query functions on both backends, over snapshots that `onestop.metrics`
+computed from cases driven through the lifecycle."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from dashboards import queries as q
+from onestop import lifecycle as lc
+from onestop.clock import frozen_at
+from onestop.metrics import refresh_metrics
+from tests.conftest import vn
+from tests.factories import build_world
+
+MARCH = (date(2026, 3, 1), date(2026, 3, 31))
+NOW = vn(2026, 3, 10, 10, 0)  # a Tuesday
+
+
+@pytest.fixture
+def world(session):
+    """XA-MP: one case resolved early, one resolved late, one open and overdue (HT-XNHN takes 3
+    working days); XA-SD: one resolved early. All received on Monday 2 March 2026."""
+    with frozen_at(vn(2026, 2, 20, 9, 0)):
+        world = build_world(session)
+    with frozen_at(vn(2026, 3, 2, 8, 0)) as clock:
+        early, late, stuck = world.receive(), world.receive(), world.receive()
+        other = world.receive(desk="desk_sd", unit="XA-SD")
+        clock.set(vn(2026, 3, 2, 9, 0))
+        for case in (early, late, stuck):
+            lc.hand_over(session, case, world.desk, world.civ)
+        lc.hand_over(session, other, world.desk_sd, world.civ_sd)
+        clock.set(vn(2026, 3, 3, 9, 0))
+        lc.resolve(session, early, world.civ)
+        lc.resolve(session, other, world.civ_sd)
+        clock.set(vn(2026, 3, 9, 9, 0))
+        lc.resolve(session, late, world.civ)
+    with frozen_at(NOW):
+        refresh_metrics(session, full=True)
+        session.flush()
+    world.codes = {"early": early.receipt_code, "late": late.receipt_code,
+                   "stuck": stuck.receipt_code}
+    return world
+
+
+def test_a_chair_sees_the_subtree_and_a_unit_head_only_their_unit(session):
+    world = build_world(session)
+    chair = [u.code for u in q.dashboard_units(session, world.chair)]
+    assert chair == ["XA-MP", "XA-MP-MC", "XA-MP-TP"]
+    # `chair` also heads XA-MP: still the same set, no duplicates.
+    assert [u.code for u in q.dashboard_units(session, world.head)] == ["XA-MP-TP"]
+    assert q.dashboard_units(session, world.desk) == []
+    assert q.may_see_officer(session, world.chair, world.civ)
+    assert q.may_see_officer(session, world.civ, world.civ)
+    assert not q.may_see_officer(session, world.chair, world.civ_sd)
+    assert not q.may_see_officer(session, world.desk, world.civ)
+
+
+def test_overview_counts_the_classes_and_lists_the_open_overdue_case(session, world):
+    unit = world.units["XA-MP"]
+    with frozen_at(NOW):
+        data = q.overview(session, unit, *MARCH)
+    f = data.figures
+    assert (f.resolved_early, f.resolved_late, f.open_overdue, f.open_within) == (1, 1, 1, 0)
+    assert f.rate_base == 3 and f.on_time_count == 1
+    assert [c.receipt_code for c in data.overdue] == [world.codes["stuck"]]
+    assert data.overdue[0].holder == world.civ.full_name and data.overdue[0].days_over > 0
+    assert [w["week_start"] for w in data.weeks][:2] == ["2026-03-01", "2026-03-02"]
+
+
+def test_heat_rows_leave_out_units_without_cases_and_the_unit_without_own_cases(session, world):
+    with frozen_at(NOW):
+        rows = q.heat_rows(session, world.units["HN"], *MARCH)
+        rates = {r.code: [w["on_time_rate"] for w in r.weeks] for r in rows}
+        assert list(rates) == ["XA-MP", "XA-SD"]  # HN itself and HN-VPDK have no case
+        assert rates["XA-SD"][1] == 1.0
+        assert q.heat_rows(session, world.units["HN"], date(2026, 1, 1), date(2026, 1, 31)) == []
+
+
+def test_heat_rows_agree_with_the_weekly_trend_of_each_sub_unit(session, world):
+    from onestop.metrics import weekly_trend
+
+    with frozen_at(NOW):
+        for row in q.heat_rows(session, world.units["HN"], *MARCH):
+            assert row.weeks == weekly_trend(session, row.code, *MARCH,
+                                             include_subunits=row.include_subunits)
+
+
+def test_drill_down_narrows_from_procedure_to_step_to_officer_to_cases(session, world):
+    ids = q.subtree_ids(session, world.units["XA-MP"])
+    with frozen_at(NOW):
+        procedures = q.procedure_rates(session, ids, *MARCH)
+        assert [(r.key, r.on_time, r.total) for r in procedures] == [("HT-XNHN", 1, 3)]
+        low, high = procedures[0].low, procedures[0].high
+        assert 0 < low < 1 / 3 < high < 1
+        steps = q.step_rates(session, ids, *MARCH, by="step", procedure="HT-XNHN")
+        assert steps and all(r.key.startswith("HT-XNHN#") for r in steps)
+        holders = {}
+        for row in steps:
+            position = int(row.key.split("#")[1])
+            officers = q.step_rates(session, ids, *MARCH, by="officer", procedure="HT-XNHN",
+                                    step=position)
+            assert sum(r.total for r in officers) == row.total
+            holders.update({r.key: position for r in officers})
+        assert {"desk", "civ"} <= set(holders)
+        cases = q.step_cases(session, ids, *MARCH, procedure="HT-XNHN", step=holders["civ"],
+                             owner="civ")
+        assert {c.receipt_code for c in cases} == set(world.codes.values())
+        assert [c.state for c in cases][:2] == ["overdue", "late"]  # the worst first
+        assert q.step_rates(session, ids, *MARCH, by="step", procedure="NO-SUCH") == []
+
+
+def test_an_empty_period_and_a_unit_without_cases_give_empty_answers(session, world):
+    january = (date(2026, 1, 1), date(2026, 1, 31))
+    with frozen_at(NOW):
+        vpdk = q.subtree_ids(session, world.units["HN-VPDK"])
+        assert q.procedure_rates(session, vpdk, *MARCH) == []
+        assert q.open_overdue_cases(session, vpdk) == []
+        data = q.overview(session, world.units["XA-MP"], *january)
+        assert data.figures.rate_base == 0 and data.figures.on_time_rate is None
+        assert all(w["on_time_rate"] is None for w in data.weeks)
+        assert q.open_escalations(session, vpdk) == []
+        assert q.signs(session, vpdk, *january) == []
+
+
+def test_the_scorecard_sums_an_officers_steps_with_an_interval(session, world):
+    with frozen_at(NOW):
+        card = q.scorecard(session, world.civ, *MARCH)
+    assert card.overall.total == sum(r.total for r in card.steps) >= 3
+    assert card.overall.low <= (card.overall.rate or 0) <= card.overall.high
+    assert card.overdue_held == 1  # the stuck case, overdue as a whole
+    assert card.days_lost > 0
+    assert card.extensions == 0 and card.findings == {} and card.signs == []

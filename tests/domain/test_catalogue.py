@@ -1,0 +1,73 @@
+"""Loading the procedure catalogue: all or nothing, errors with line and column, versions."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from onestop.catalogue import bundled_catalogue, load_catalogue, parse_catalogue
+from onestop.clock import frozen_at
+from onestop.errors import ValidationError
+from onestop.models import Procedure
+from tests.conftest import vn
+
+HEADER = "code,name_vi,name_en,field,level,duration_unit,duration_amount,same_day_cutoff,legal_basis,steps_hours\n"
+GOOD = "HT-KS,Đăng ký khai sinh,Birth,Hộ tịch,commune,same_day,0,15:00,Luật Hộ tịch,receive:desk:0.5;record:civil_status_officer:2\n"
+
+
+def test_the_bundled_catalogue_parses_with_its_steps():
+    specs = {s.code: s for s in parse_catalogue(bundled_catalogue())}
+    assert len(specs) == 16
+    birth = specs["HT-KS"]
+    assert (birth.duration_unit, birth.same_day_cutoff.hour, birth.steps[1].role) == (
+        "same_day", 15, "civil_status_officer",
+    )
+    land = specs["DD-GCN"]
+    assert [s.budget_hours for s in land.steps] == [4, 40, 88, 24, 4]
+
+
+@pytest.mark.parametrize(
+    ("row", "line", "column"),
+    [
+        ("X,,,,,same_day,0,,,a:desk:1\n", 3, "name_vi"),
+        ("X,Tên,,,,weeks,1,,,a:desk:1\n", 3, "duration_unit"),
+        ("X,Tên,,,,working_days,abc,,,a:desk:1\n", 3, "duration_amount"),
+        ("X,Tên,,,,working_days,-2,,,a:desk:1\n", 3, "duration_amount"),
+        ("X,Tên,,,,same_day,0,25:00,,a:desk:1\n", 3, "same_day_cutoff"),
+        ("X,Tên,,,,working_days,1,15:00,,a:desk:1\n", 3, "same_day_cutoff"),
+        ("X,Tên,,,,working_days,1,,,a-desk-1\n", 3, "steps_hours"),
+        ("X,Tên,,,,working_days,1,,,a:desk:6;b:head:3\n", 3, "steps_hours"),
+        ("HT-KS,Tên,,,,working_days,1,,,a:desk:1\n", 3, "code"),
+    ],
+)
+def test_a_bad_row_names_its_line_and_column(row, line, column):
+    with pytest.raises(ValidationError) as refused:
+        parse_catalogue(HEADER + GOOD + row)
+    assert (refused.value.params["line"], refused.value.params["column"]) == (line, column)
+    assert f"Dòng {line}" in refused.value.message("vi")
+
+
+def test_missing_columns_and_bad_encoding_are_refused():
+    with pytest.raises(ValidationError, match="missing"):
+        parse_catalogue("code,name_vi\nX,Tên\n")
+    with pytest.raises(ValidationError, match="UTF-8"):
+        parse_catalogue((HEADER + GOOD).encode("utf-16"))
+
+
+def test_loading_is_all_or_nothing(session):
+    with frozen_at(vn(2026, 3, 1, 9, 0)), pytest.raises(ValidationError):
+        load_catalogue(session, HEADER + GOOD + "X,Tên,,,,weeks,1,,,a:desk:1\n")
+    assert session.scalar(sa.select(sa.func.count()).select_from(Procedure)) == 0
+
+
+def test_reloading_changed_terms_creates_a_new_version_and_keeps_the_old(session):
+    with frozen_at(vn(2026, 3, 1, 9, 0)):
+        first = load_catalogue(session, HEADER + GOOD)
+        again = load_catalogue(session, HEADER + GOOD)
+        changed = load_catalogue(session, HEADER + GOOD.replace("15:00", "16:00"))
+    assert (first.created, again.unchanged, changed.new_versions) == (("HT-KS",), ("HT-KS",), ("HT-KS",))
+    versions = session.execute(
+        sa.select(Procedure.version, Procedure.active, Procedure.same_day_cutoff)
+        .where(Procedure.code == "HT-KS").order_by(Procedure.version)
+    ).all()
+    assert [(v, a, c.hour) for v, a, c in versions] == [(1, False, 15), (2, True, 16)]
