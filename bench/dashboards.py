@@ -17,6 +17,7 @@ Targets (issue 5): p95 under 300 ms and figure payload under 300 KB per page, at
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import time
@@ -26,7 +27,7 @@ from bench.seed import AS_OF, load, machine, postgres_database, run_child
 
 TARGET_MS = 300
 TARGET_KB = 300
-FIGURE = re.compile(r'<script type="application/json">(.*?)</script>', re.S)
+FIGURE = re.compile(r'<script type="application/json">(.*?)</script>', re.DOTALL)
 
 
 def _pages(commune: str, officer: str) -> list[tuple[str, str]]:
@@ -74,12 +75,14 @@ def _prepare(url: str, now: datetime) -> tuple[float, str, str, str]:
             select(Officer.username).join(s, s.c.owner_id == Officer.id)
             .where(s.c.unit_id.in_(select(Unit.id).where(Unit.parent_id == commune.id)))
             .group_by(Officer.username)
-            .order_by(func.sum(s.c.finished_early + s.c.finished_on_time + s.c.finished_late).desc())
+            .order_by(func.sum(s.c.finished_early + s.c.finished_on_time
+                               + s.c.finished_late).desc())
             .limit(1)
         ) or chair.username
         chair_name = chair.username
         for username in ("chutich.tinh", chair_name):
-            session.scalar(select(Officer).where(Officer.username == username)).password_hash = secret
+            who = session.scalar(select(Officer).where(Officer.username == username))
+            who.password_hash = secret
         session.commit()
     engine.dispose()
     return refreshed, commune.code, chair_name, busiest
@@ -130,7 +133,7 @@ def run(argv: list[str]) -> int:
     now = datetime.fromisoformat(AS_OF)
     print(f"{machine()}; {load()}")
     with postgres_database("onestop_bench_dash") as url:
-        seconds, rss, output = run_child(
+        seconds, _rss, output = run_child(
             ["seed", "--synthetic", "--cases", str(opts.cases), "--communes", str(opts.communes),
              "--months", str(opts.months), "--seed", "2026", "--as-of", AS_OF], url,
         )
@@ -151,7 +154,7 @@ def run(argv: list[str]) -> int:
 
     from dashboards.views import PLOTLY_JS
 
-    size = (len(open(plotly.__path__[0] + "/package_data/plotly.min.js", "rb").read()) / 1024)
+    size = os.path.getsize(os.path.join(plotly.__path__[0], "package_data", "plotly.min.js")) / 1024
     print(f"plotly.js ({PLOTLY_JS}): {size:,.0f} KB once, cached a year (private, immutable)")
     print(f"targets p95 < {TARGET_MS} ms, figures < {TARGET_KB} KB per page: "
           f"{'MET' if met else 'NOT MET'}")

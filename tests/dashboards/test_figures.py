@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dashboards import figures as fg
-from dashboards.queries import EscalationCount, HeatRow, SignRow, rate_row, ranked
+from dashboards.queries import EscalationCount, HeatRow, SignRow, ranked, rate_row
 from onestop.metrics import Figures
 
 
@@ -103,8 +103,10 @@ def test_days_lost_and_overdue_held_keep_the_order_given_and_drop_officers_holdi
     assert list(fig.data[0].y) == ["HT-KS – Xử lý", "CT-BS – 1"]
     assert list(fig.data[2].x) == [3.25, 0.0]
     held = [
-        {"username": "a", "full_name": "A", "held": 5, "steps_overdue": 2, "cases_overdue": 3, "at_risk": 0},
-        {"username": "b", "full_name": "B", "held": 4, "steps_overdue": 0, "cases_overdue": 0, "at_risk": 1},
+        {"username": "a", "full_name": "A", "held": 5, "steps_overdue": 2, "cases_overdue": 3,
+         "at_risk": 0},
+        {"username": "b", "full_name": "B", "held": 4, "steps_overdue": 0, "cases_overdue": 0,
+         "at_risk": 1},
     ]
     fig = fg.overdue_held_figure(held, ["/a"])
     assert list(fig.data[0].y) == ["A"] and list(fig.data[0].x) == [3]
@@ -118,7 +120,8 @@ def test_escalations_stack_by_age_in_order_and_signs_count_most_first():
     assert [t.name for t in fig.data] == ["< 1 ngày", "1–3 ngày", "> 7 ngày"]
     assert list(fig.data[0].x) == ["case_overdue", "step_overdue"]
     assert list(fig.data[0].y) == [0, 1] and list(fig.data[2].y) == [0, 2]
-    signs = [SignRow(None, s, "k", "x", None, None) for s in ("dragging", "passing_ball", "dragging")]
+    signs = [SignRow(None, s, "k", "x", None, None)
+             for s in ("dragging", "passing_ball", "dragging")]
     fig = fg.signs_figure(signs, sign_label=str.upper)
     assert list(fig.data[0].x) == ["DRAGGING", "PASSING_BALL"] and list(fig.data[0].y) == [2, 1]
 

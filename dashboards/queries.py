@@ -1,0 +1,512 @@
+"""What the dashboards read: SQL aggregates over the on-time snapshots (`onestop.metrics`) and
+over escalations, signs and findings, returned as plain dataclasses for the figure builders.
+
+Classification is never redone here: case and step figures come from the snapshot tables that
+`onestop.metrics` fills, and open cases are classified by `onestop.classification`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from onestop import clock
+from onestop.calendar_store import work_calendar
+from onestop.classification import classify_assignment, classify_case
+from onestop.escalation import Escalation
+from onestop.inspections import InspectionFinding
+from onestop.metrics import (
+    CASE_COLUMNS,
+    STEP_COLUMNS,
+    CaseDayFigures,
+    Figures,
+    RateRow,
+    StepDayFigures,
+    _check_period,
+    _clamp_to_today,  # the snapshots stop at today; a later "to" reads today's stock
+    _period_columns,  # flows over the period, stock at its end: the one rule, kept in metrics
+    case_figures,
+    subtree_ids,
+    weekly_trend,
+    wilson_interval,
+)
+from onestop.models import (
+    OPEN_STATUSES,
+    PAUSED_STATUSES,
+    Case,
+    Extension,
+    Officer,
+    Pause,
+    Procedure,
+    ProcessStep,
+    StepAssignment,
+    Unit,
+)
+from onestop.signals import Signal
+
+OVERDUE_LIST_LIMIT = 100
+CASE_LIST_LIMIT = 200
+AGE_BUCKETS = ((1, "< 1"), (3, "1–3"), (7, "3–7"), (None, "> 7"))  # days since the escalation
+
+
+# --- who sees what ----------------------------------------------------------------------------
+
+def dashboard_units(session: Session, officer: Officer) -> list[Unit]:
+    """Units whose dashboards the officer may open: a chair their unit and every unit below
+    it, a unit head their own unit. Sorted by code."""
+    if not officer.active:
+        return []
+    found: dict[int, Unit] = {}
+    for held in officer.roles:
+        if held.role == "chair":
+            ids = subtree_ids(session, held.unit)
+            for unit in session.scalars(select(Unit).where(Unit.id.in_(ids))):
+                found[unit.id] = unit
+        elif held.role == "unit_head":
+            found[held.unit.id] = held.unit
+    return sorted(found.values(), key=lambda u: u.code)
+
+
+def may_see_officer(session: Session, viewer: Officer, subject: Officer) -> bool:
+    """An officer's own scorecard, or one of an officer holding a role in a unit the viewer's
+    dashboards cover."""
+    if viewer.id == subject.id:
+        return viewer.active
+    covered = {u.id for u in dashboard_units(session, viewer)}
+    return any(r.unit_id in covered for r in subject.roles)
+
+
+# --- overview ---------------------------------------------------------------------------------
+
+@dataclass
+class Overview:
+    figures: Figures
+    weeks: list[dict]
+    overdue: list[OverdueCase]
+
+
+@dataclass
+class OverdueCase:
+    receipt_code: str
+    procedure: str
+    unit: str
+    holder: str
+    due_at: datetime
+    days_over: float  # working days past the due instant
+
+
+def overview(session: Session, unit: Unit, date_from: date, date_to: date) -> Overview:
+    ids = subtree_ids(session, unit)
+    rows = case_figures(session, ids, date_from, date_to)
+    figures = rows[0][1] if rows else Figures(hours_per_day=work_calendar(session).hours_per_day)
+    weeks = weekly_trend(session, unit.code, date_from, date_to)
+    return Overview(figures, weeks, open_overdue_cases(session, ids))
+
+
+def open_overdue_cases(
+    session: Session, unit_ids: list[int], now: datetime | None = None,
+    limit: int = OVERDUE_LIST_LIMIT,
+) -> list[OverdueCase]:
+    """Open cases of the units that are overdue now, most overdue first. SQL narrows to open,
+    running cases past their due (or with a second supplement request); the classification
+    itself is `classify_case`'s."""
+    now = now or clock.now()
+    calendar = work_calendar(session)
+    running = [s for s in OPEN_STATUSES if s not in PAUSED_STATUSES]
+    # A second supplement request makes a case overdue whatever its due instant (766).
+    twice = (
+        select(Pause.case_id).where(Pause.reason == "supplement")
+        .group_by(Pause.case_id).having(func.count() > 1)
+    )
+    query = (
+        select(Case)
+        .where(
+            Case.unit_id.in_(unit_ids), Case.status.in_(running),
+            or_(Case.due_at < now, Case.id.in_(twice)),
+        )
+        .options(selectinload(Case.procedure), selectinload(Case.unit), selectinload(Case.pauses),
+                 selectinload(Case.assignments).selectinload(StepAssignment.owner))
+        .order_by(Case.due_at)
+        .limit(limit * 2)
+    )
+    out = []
+    for item in session.scalars(query):
+        if classify_case(item, calendar, now) != "overdue":
+            continue
+        current = item.current_assignment
+        over = calendar.working_hours_between(item.due_at, now) if item.due_at < now else 0.0
+        out.append(OverdueCase(
+            item.receipt_code, item.procedure.code, item.unit.code,
+            current.owner.full_name if current else "", item.due_at,
+            round(over / calendar.hours_per_day, 2),
+        ))
+    out.sort(key=lambda c: (-c.days_over, c.receipt_code))
+    return out[:limit]
+
+
+# --- drill-down: unit -> procedure -> step -> officer -> cases ------------------------------------
+
+def procedure_rates(
+    session: Session, unit_ids: list[int], date_from: date, date_to: date,
+) -> list[RateRow]:
+    """The 766 rate per procedure of the cases received by the units, worst first."""
+    t, p = CaseDayFigures.__table__, Procedure.__table__
+    join = t.join(p, p.c.id == t.c.procedure_id)
+    rows = []
+    for (code, name), fig in case_figures(
+        session, unit_ids, date_from, date_to, [p.c.code, p.c.name_vi], join
+    ):
+        if fig.rate_base or fig.received_total:
+            rows.append(rate_row(code, name, fig.on_time_count, fig.rate_base, {
+                "received": fig.received_total, "resolved": fig.resolved_total,
+                "late": fig.resolved_late, "overdue": fig.open_overdue,
+            }))
+    return ranked(rows)
+
+
+def step_rates(
+    session: Session, unit_ids: list[int], date_from: date, date_to: date, *,
+    by: str, procedure: str | None = None, step: int | None = None, owner: str | None = None,
+) -> list[RateRow]:
+    """Steps against their own budgets, grouped `by` "step" or "officer", optionally narrowed
+    to one procedure, step and owner: finished early or on time, or held within deadline, over
+    all finished or held. Worst first."""
+    s, p, o = StepDayFigures.__table__, Procedure.__table__, Officer.__table__
+    ps = ProcessStep.__table__
+    date_to = _clamp_to_today(session, date_to)
+    join = s.join(p, p.c.id == s.c.procedure_id).join(o, o.c.id == s.c.owner_id)
+    if by == "step":
+        join = join.outerjoin(
+            ps, and_(ps.c.procedure_id == s.c.procedure_id, ps.c.position == s.c.step_position)
+        )
+        keys = [p.c.code, s.c.step_position]
+        label = func.max(ps.c.name)
+    elif by == "officer":
+        keys = [o.c.username]
+        label = func.max(o.c.full_name)
+    else:
+        raise ValueError(f"by step or officer, not {by!r}")
+    query = (
+        select(*keys, label.label("label"),
+               *_period_columns(s, date_from, date_to, STEP_COLUMNS, carried=False))
+        .select_from(join)
+        .where(s.c.day.between(date_from, date_to), s.c.unit_id.in_(unit_ids))
+        .group_by(*keys)
+    )
+    if procedure is not None:
+        query = query.where(p.c.code == procedure)
+    if step is not None:
+        query = query.where(s.c.step_position == step)
+    if owner is not None:
+        query = query.where(o.c.username == owner)
+    rows = []
+    for row in session.execute(query):
+        c = {name: int(row._mapping[name] or 0) for name in STEP_COLUMNS}
+        on_time = c["finished_early"] + c["finished_on_time"] + c["open_within"]
+        total = on_time + c["finished_late"] + c["open_overdue"]
+        if not total:
+            continue
+        counts = {"finished": c["finished_early"] + c["finished_on_time"] + c["finished_late"],
+                  "late": c["finished_late"], "held": c["open_within"] + c["open_overdue"],
+                  "overdue": c["open_overdue"]}
+        if by == "step":
+            key = f"{row[0]}#{row[1]}"
+            name = f"{row[0]} – {row.label or row[1]}"
+        else:
+            key, name = row[0], row.label
+        rows.append(rate_row(key, name, on_time, total, counts))
+    return ranked(rows)
+
+
+@dataclass
+class StepCase:
+    receipt_code: str
+    procedure: str
+    step_position: int
+    step: str
+    owner: str
+    started_at: datetime
+    due_at: datetime
+    ended_at: datetime | None
+    state: str
+
+
+def step_cases(
+    session: Session, unit_ids: list[int], date_from: date, date_to: date, *,
+    procedure: str | None = None, step: int | None = None, owner: str | None = None,
+    limit: int = CASE_LIST_LIMIT,
+) -> list[StepCase]:
+    """The steps behind a drill-down view: held in the units over the period (begun before its
+    end, not finished before its start), classified by `classify_assignment`; late and overdue
+    first."""
+    calendar = work_calendar(session)
+    start, end = _day_bounds(calendar, date_from, date_to)
+    now = clock.now()
+    query = (
+        select(StepAssignment)
+        .join(Case, Case.id == StepAssignment.case_id)
+        .join(Procedure, Procedure.id == Case.procedure_id)
+        .join(Officer, Officer.id == StepAssignment.owner_id)
+        .where(
+            StepAssignment.unit_id.in_(unit_ids), StepAssignment.started_at < end,
+            or_(StepAssignment.ended_at.is_(None), StepAssignment.ended_at >= start),
+        )
+        .options(selectinload(StepAssignment.case).selectinload(Case.procedure),
+                 selectinload(StepAssignment.owner))
+        .order_by(StepAssignment.started_at.desc())
+        .limit(limit)
+    )
+    if procedure is not None:
+        query = query.where(Procedure.code == procedure)
+    if step is not None:
+        query = query.where(StepAssignment.step_position == step)
+    if owner is not None:
+        query = query.where(Officer.username == owner)
+    out = []
+    for a in session.scalars(query):
+        state = classify_assignment(a, calendar, min(now, end))
+        out.append(StepCase(a.case.receipt_code, a.case.procedure.code, a.step_position,
+                            a.step_name, a.owner.full_name, a.started_at, a.due_at, a.ended_at,
+                            state))
+    order = {"overdue": 0, "late": 1, "at_risk": 2, "paused": 3}
+    out.sort(key=lambda c: (order.get(c.state, 4), c.due_at))
+    return out
+
+
+def _day_bounds(calendar, date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    zone = calendar.zone
+    start = datetime.combine(date_from, datetime.min.time(), zone)
+    end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), zone)
+    return start, end
+
+
+# --- heat map ---------------------------------------------------------------------------------
+
+@dataclass
+class HeatRow:
+    code: str
+    name: str
+    include_subunits: bool
+    weeks: list[dict]  # weekly_trend rows
+
+
+def heat_rows(session: Session, unit: Unit, date_from: date, date_to: date) -> list[HeatRow]:
+    """Week-by-week 766 rates of the unit's own cases and of each direct sub-unit (with the
+    units below it); rows without any case in the period are left out. One aggregate per
+    (unit, day), composed here, instead of one `weekly_trend` query per sub-unit (the same
+    rule: flows summed over the week, open stock at its last day, the day before carried)."""
+    _check_period(date_from, date_to)
+    date_to = _clamp_to_today(session, date_to)
+    children = list(session.scalars(
+        select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.code)))
+    below: dict[int | None, list[int]] = {}
+    for uid, parent in session.execute(select(Unit.id, Unit.parent_id)):
+        below.setdefault(parent, []).append(uid)
+
+    def subtree(root: int) -> list[int]:
+        out, stack = [], [root]
+        while stack:
+            out.append(stack.pop())
+            stack.extend(below.get(out[-1], ()))
+        return out
+
+    groups = [(unit, [unit.id], False)]
+    groups += [(child, subtree(child.id), True) for child in children]
+    t = CaseDayFigures.__table__
+    # Each unit counted in its row's group: SQL sums the subtrees, Python only cuts weeks.
+    group_of = {uid: index for index, (_, ids, _) in enumerate(groups) for uid in ids}
+    group = case(group_of, value=t.c.unit_id, else_=-1).label("g")
+    query = (
+        select(group, t.c.day, *(func.sum(t.c[name]).label(name) for name in CASE_COLUMNS))
+        .where(t.c.day.between(date_from - timedelta(days=1), date_to),
+               t.c.unit_id.in_(list(group_of)))
+        .group_by(group, t.c.day)
+    )
+    by_group: dict[int, dict[date, dict[str, int]]] = {}
+    for row in session.execute(query):
+        by_group.setdefault(row[0], {})[row[1]] = dict(
+            zip(CASE_COLUMNS, (int(v or 0) for v in row[2:]), strict=True)
+        )
+    hours = work_calendar(session).hours_per_day
+    rows = []
+    for index, (member, _, deep) in enumerate(groups):
+        weeks = _weeks(by_group.get(index, {}), date_from, date_to, hours)
+        if any(w["received"] or w["resolved"] or w["in_progress"] for w in weeks):
+            rows.append(HeatRow(member.code, member.name, deep, weeks))
+    return rows
+
+
+def _weeks(daily: dict[date, dict[str, int]], date_from: date, date_to: date,
+           hours: float) -> list[dict]:
+    """Daily snapshot sums -> the rows `onestop.metrics.weekly_trend` gives (Monday to Sunday,
+    the first and last weeks cut to the period)."""
+    weeks = []
+    start = date_from
+    while start <= date_to:
+        end = min(date_to, start + timedelta(days=6 - start.weekday()))
+        figures = Figures(hours_per_day=hours)
+        before = daily.get(start - timedelta(days=1))
+        if before is not None:
+            figures.carried_over = before["open_within"] + before["open_overdue"]
+        day = start
+        while day <= end:
+            values = daily.get(day)
+            if values is not None:
+                for name in CASE_COLUMNS:
+                    if not name.startswith("open_"):
+                        setattr(figures, name, getattr(figures, name) + values[name])
+                    elif day == end:
+                        setattr(figures, name, values[name])
+            day += timedelta(days=1)
+        low, high = wilson_interval(figures.on_time_count, figures.rate_base)
+        rate = figures.on_time_rate
+        weeks.append({
+            "week_start": start.isoformat(), "week_end": end.isoformat(),
+            "received": figures.received_total - figures.carried_over,
+            "resolved": figures.resolved_total, "late": figures.resolved_late,
+            "in_progress": figures.in_progress_total, "overdue": figures.open_overdue,
+            "on_time_rate": None if rate is None else round(rate, 4),
+            "low": round(low, 4), "high": round(high, 4),
+            "score_766": None if rate is None else round(20 * rate, 2),
+        })
+        start = end + timedelta(days=1)
+    return weeks
+
+
+# --- escalations and signs --------------------------------------------------------------------
+
+@dataclass
+class EscalationCount:
+    level: str
+    age: str
+    count: int
+
+
+def open_escalations(
+    session: Session, unit_ids: list[int], now: datetime | None = None,
+) -> list[EscalationCount]:
+    """Escalations fired on cases of the units that are still open, by level and age."""
+    now = now or clock.now()
+    query = (
+        select(Escalation.level, Escalation.fired_at)
+        .join(Case, Case.id == Escalation.case_id)
+        .where(Case.unit_id.in_(unit_ids), Case.status.in_(OPEN_STATUSES))
+    )
+    counts: dict[tuple[str, str], int] = {}
+    for level, fired_at in session.execute(query):
+        age_days = (now - fired_at).total_seconds() / 86400
+        label = next(lbl for limit, lbl in AGE_BUCKETS if limit is None or age_days < limit)
+        counts[(level, label)] = counts.get((level, label), 0) + 1
+    return [EscalationCount(level, age, n) for (level, age), n in sorted(counts.items())]
+
+
+@dataclass
+class SignRow:
+    day: date
+    sign: str
+    kind: str
+    subject: str
+    receipt_code: str | None
+    officer: str | None
+    evidence: dict = field(default_factory=dict)
+
+
+def signs(
+    session: Session, unit_ids: list[int], date_from: date, date_to: date,
+    officer_id: int | None = None, limit: int = CASE_LIST_LIMIT,
+) -> list[SignRow]:
+    """Stored signs (RULES.md section 8; advisory) of the units' cases or officers over the
+    period, latest first."""
+    query = (
+        select(Signal, Case.receipt_code, Officer.full_name)
+        .outerjoin(Case, Case.id == Signal.case_id)
+        .outerjoin(Officer, Officer.id == Signal.officer_id)
+        .where(Signal.day.between(date_from, date_to))
+        .order_by(Signal.day.desc(), Signal.kind, Signal.subject)
+        .limit(limit)
+    )
+    if officer_id is not None:
+        query = query.where(Signal.officer_id == officer_id)
+    else:
+        query = query.where(or_(Signal.unit_id.in_(unit_ids), Case.unit_id.in_(unit_ids)))
+    return [
+        SignRow(sig.day, sig.sign, sig.kind, sig.subject, code, name, sig.evidence or {})
+        for sig, code, name in session.execute(query)
+    ]
+
+
+# --- officer scorecard ------------------------------------------------------------------------
+
+@dataclass
+class Scorecard:
+    username: str
+    full_name: str
+    steps: list[RateRow]  # per procedure step
+    overall: RateRow
+    days_lost: float
+    overdue_held: int
+    extensions: int
+    signs: list[SignRow]
+    findings: dict[str, int]
+
+
+def scorecard(session: Session, officer: Officer, date_from: date, date_to: date) -> Scorecard:
+    """One officer's steps over a period (any unit they held them in), with what they rest on."""
+    s = StepDayFigures.__table__
+    units = list(session.scalars(select(s.c.unit_id).where(s.c.owner_id == officer.id).distinct()))
+    steps = (step_rates(session, units, date_from, date_to, by="step", owner=officer.username)
+             if units else [])
+    on_time = sum(r.on_time for r in steps)
+    total = sum(r.total for r in steps)
+    overall = rate_row(officer.username, officer.full_name, on_time, total, {})
+    day_seconds = work_calendar(session).hours_per_day * 3600
+    end = _clamp_to_today(session, date_to)
+    lost = session.execute(
+        select(
+            func.sum(s.c.overrun_seconds).filter(s.c.day.between(date_from, end)),
+            func.sum(s.c.open_overrun_seconds).filter(s.c.day == end),
+            func.sum(s.c.held_cases_overdue).filter(s.c.day == end),
+        ).where(s.c.owner_id == officer.id)
+    ).one()
+    start, stop = _day_bounds(work_calendar(session), date_from, date_to)
+    # Extensions issued while the officer held a step of the case: the delay was theirs to explain.
+    extensions = session.scalar(
+        select(func.count(func.distinct(Extension.id)))
+        .join(StepAssignment, StepAssignment.case_id == Extension.case_id)
+        .where(
+            StepAssignment.owner_id == officer.id, Extension.issued_at.between(start, stop),
+            StepAssignment.started_at <= Extension.issued_at,
+            or_(StepAssignment.ended_at.is_(None), StepAssignment.ended_at >= Extension.issued_at),
+        )
+    ) or 0
+    findings = dict(session.execute(
+        select(InspectionFinding.verdict, func.count(func.distinct(InspectionFinding.id)))
+        .join(StepAssignment, StepAssignment.case_id == InspectionFinding.case_id)
+        .where(StepAssignment.owner_id == officer.id,
+               InspectionFinding.recorded_at.between(start, stop))
+        .group_by(InspectionFinding.verdict)
+    ).all())
+    return Scorecard(
+        officer.username, officer.full_name, steps, overall,
+        round(int((lost[0] or 0) + (lost[1] or 0)) / day_seconds, 2), int(lost[2] or 0),
+        int(extensions), signs(session, [], date_from, date_to, officer_id=officer.id), findings,
+    )
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def rate_row(key: str, label: str, on_time: int, total: int, counts: dict[str, int]) -> RateRow:
+    low, high = wilson_interval(on_time, total)
+    rate = on_time / total if total else None
+    return RateRow(key, label, on_time, total, rate, low, high, counts)
+
+
+def ranked(rows: list[RateRow]) -> list[RateRow]:
+    """Worst first by the upper end of the interval, so that a unit with two late cases is not
+    ranked worse than one with forty on a bare rate; ties by volume, then key."""
+    return sorted(
+        rows, key=lambda r: (r.high, r.rate if r.rate is not None else 2.0, -r.total, r.key)
+    )
