@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "intake": "bench.intake",
     "escalation": "bench.escalation",
     "dashboards": "bench.dashboards",  # server time and payload per dashboard page
+    "faults": "bench.faults",  # load with faults injected: docs/reliability.md
 }
 
 

@@ -13,6 +13,7 @@ import click
 
 from onestop import i18n
 from onestop.errors import OnestopError
+from onestop.validation import parse_local_date
 
 
 def _language() -> str:
@@ -55,17 +56,12 @@ def domain_command(func):
 def _parse_date(value: str | None, name: str) -> date | None:
     if value is None:
         return None
-    for parse in (date.fromisoformat, _parse_vn_date):
-        try:
-            return parse(value)
-        except ValueError:
-            continue
-    raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)", param_hint=name)
-
-
-def _parse_vn_date(value: str) -> date:
-    day, month, year = value.split("/")
-    return date(int(year), int(month), int(day))
+    try:
+        return parse_local_date(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)", param_hint=name
+        ) from None
 
 
 @click.group()
@@ -389,7 +385,6 @@ def tokens_list(session, username) -> None:
     """List tokens (prefix, officer, created, last used, revoked), never the tokens themselves."""
     from onestop.lifecycle import find_officer
     from onestop.tokens import list_tokens
-
     from onestop.validation import clean_text
 
     name = clean_text(username, "username", max_length=64)
@@ -415,7 +410,6 @@ def import_book(session, path, unit_code, username) -> None:
 
     from onestop.casebook import import_case_book
     from onestop.lifecycle import find_officer
-
     from onestop.validation import clean_text
 
     name = clean_text(username, "officer", max_length=64)

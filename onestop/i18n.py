@@ -76,6 +76,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Ngày hẹn mới phải sau ngày hẹn hiện tại.",
         "en": "The new due date must be after the current due instant.",
     },
+    "extension_too_far": {
+        "vi": "Ngày hẹn mới không được quá {days} ngày sau ngày hẹn hiện tại.",
+        "en": "The new due date may be at most {days} days after the current due instant.",
+    },
     "not_paused": {
         "vi": "Hồ sơ không ở trạng thái tạm dừng «{reason}».",
         "en": "The case is not paused for “{reason}”.",

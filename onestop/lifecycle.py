@@ -9,7 +9,7 @@ database's one-open-step index) surfaces as `Conflict`, after which the caller r
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -29,7 +29,6 @@ from onestop.i18n import STATUS_LABELS, label
 from onestop.models import (
     CHANNELS,
     OPEN_STATUSES,
-    PAUSED_STATUSES,
     Case,
     CaseEvent,
     Extension,
@@ -49,6 +48,7 @@ from onestop.validation import Applicant, clean_documents, clean_text
 SERVING_KINDS = frozenset({"department", "agency", "centre"})
 ACTIVE_STATUSES = ("received", "in_progress")
 FORWARDING_CUTOFF = time(15, 0)
+MAX_EXTENSION = timedelta(days=366)
 
 
 # --- look-ups ---------------------------------------------------------------------------------
@@ -670,6 +670,9 @@ def extend(
         )
     if new_due_at <= case.due_at:
         raise ValidationError("extension_not_later")
+    # A typo (2062 for 2026) would hide a late case for decades; no lawful extension is that long.
+    if new_due_at > case.due_at + MAX_EXTENSION:
+        raise ValidationError("extension_too_far", days=MAX_EXTENSION.days)
     extension = Extension(
         issued_by_id=actor.id, issued_at=now, reason=reason, responsible_unit_id=current.unit_id,
         previous_due_at=case.due_at, new_due_at=new_due_at,

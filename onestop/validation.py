@@ -1,10 +1,12 @@
-"""Cleaning of text that people type: NFC Vietnamese, no control characters, bounded length."""
+"""Cleaning of what people type: NFC Vietnamese text with no control characters and bounded
+length, and dates as they write them."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 
 from onestop.errors import ValidationError
 
@@ -99,3 +101,15 @@ def clean_documents(documents: object) -> list[dict]:
             raise ValidationError("invalid_value", field=f"documents[{i}].count", detail="1 to 999")
         cleaned.append({"name": name, "form": form, "count": count})
     return cleaned
+
+
+def parse_local_date(text: str) -> date:
+    """A date as written at the desk (DD/MM/YYYY) or as ISO (YYYY-MM-DD); ValueError otherwise."""
+    text = text.strip()
+    if "/" in text:
+        parts = text.split("/")
+        if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"{text[:20]!r} is not a date")
+        day, month, year = (int(p) for p in parts)
+        return date(year, month, day)
+    return date.fromisoformat(text)

@@ -22,6 +22,7 @@ from onestop.forms import DOCUMENT_FORM_LABELS
 from onestop.intake import active_procedures, checklist, parse_document_lines, set_checklist
 from onestop.models import UNIT_KINDS, CalendarException, Officer, OfficerRole, Unit
 from onestop.queue import unit_ids_below
+from onestop.validation import parse_local_date
 from onestop.web import db_session
 from onestop.web.auth import role_required
 from onestop.web.shell import current_officer
@@ -61,10 +62,7 @@ def _date(value: object, field: str, required: bool = False) -> date | None:
             raise ValidationError("required", field=field)
         return None
     try:
-        if "/" in text:
-            day, month, year = text.split("/")
-            return date(int(year), int(month), int(day))
-        return date.fromisoformat(text)
+        return parse_local_date(text)
     except ValueError:
         raise ValidationError("invalid_value", field=field, detail="YYYY-MM-DD or DD/MM/YYYY") from None
 

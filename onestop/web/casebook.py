@@ -16,6 +16,7 @@ from onestop.errors import OnestopError
 from onestop.i18n import translate as translate_message
 from onestop.lifecycle import is_desk_for
 from onestop.models import Unit
+from onestop.validation import parse_local_date
 from onestop.web import db_session, ui_text
 from onestop.web.auth import current_officer, role_required
 from onestop.web.shell import error_page
@@ -59,10 +60,7 @@ def _parse_day(raw: str | None, default: date) -> date:
     if not text:
         return default
     try:
-        if "/" in text:
-            day, month, year = text.split("/")
-            return date(int(year), int(month), int(day))
-        return date.fromisoformat(text)
+        return parse_local_date(text)
     except ValueError:
         raise ValueError(text[:20]) from None
 

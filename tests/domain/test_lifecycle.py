@@ -425,6 +425,10 @@ def test_extension_refusals(session, world, clock):
         lc.extend(session, case, world.head, "Chậm", vn(2026, 3, 4, 12))  # not later
     with pytest.raises(ValidationError):
         lc.extend(session, case, world.head, "Chậm", vn(2026, 3, 10, 17).replace(tzinfo=None))
+    with pytest.raises(ValidationError) as typo:
+        lc.extend(session, case, world.head, "Chậm", vn(2062, 3, 10, 17))  # 2062 for 2026
+    assert typo.value.code == "extension_too_far"
+    assert case.extension is None and [e.kind for e in case.events].count("extended") == 0
 
 
 # --- endings ----------------------------------------------------------------------------------
