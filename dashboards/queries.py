@@ -25,12 +25,13 @@ from onestop.metrics import (
     Figures,
     RateRow,
     StepDayFigures,
-    _check_period,
-    _clamp_to_today,  # the snapshots stop at today; a later "to" reads today's stock
-    _period_columns,  # flows over the period, stock at its end: the one rule, kept in metrics
     case_figures,
+    check_period,
+    clamp_to_today,  # the snapshots stop at today; a later "to" reads today's stock
+    period_columns,  # flows over the period, stock at its end: the one rule, kept in metrics
     subtree_ids,
     weekly_trend,
+    weeks_from_daily,
     wilson_interval,
 )
 from onestop.models import (
@@ -176,7 +177,7 @@ def step_rates(
     all finished or held. Worst first."""
     s, p, o = StepDayFigures.__table__, Procedure.__table__, Officer.__table__
     ps = ProcessStep.__table__
-    date_to = _clamp_to_today(session, date_to)
+    date_to = clamp_to_today(session, date_to)
     join = s.join(p, p.c.id == s.c.procedure_id).join(o, o.c.id == s.c.owner_id)
     if by == "step":
         join = join.outerjoin(
@@ -191,7 +192,7 @@ def step_rates(
         raise ValueError(f"by step or officer, not {by!r}")
     query = (
         select(*keys, label.label("label"),
-               *_period_columns(s, date_from, date_to, STEP_COLUMNS, carried=False))
+               *period_columns(s, date_from, date_to, STEP_COLUMNS, carried=False))
         .select_from(join)
         .where(s.c.day.between(date_from, date_to), s.c.unit_id.in_(unit_ids))
         .group_by(*keys)
@@ -298,8 +299,8 @@ def heat_rows(session: Session, unit: Unit, date_from: date, date_to: date) -> l
     units below it); rows without any case in the period are left out. One aggregate per
     (unit, day), composed here, instead of one `weekly_trend` query per sub-unit (the same
     rule: flows summed over the week, open stock at its last day, the day before carried)."""
-    _check_period(date_from, date_to)
-    date_to = _clamp_to_today(session, date_to)
+    check_period(date_from, date_to)
+    date_to = clamp_to_today(session, date_to)
     children = list(session.scalars(
         select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.code)))
     below: dict[int | None, list[int]] = {}
@@ -333,47 +334,10 @@ def heat_rows(session: Session, unit: Unit, date_from: date, date_to: date) -> l
     hours = work_calendar(session).hours_per_day
     rows = []
     for index, (member, _, deep) in enumerate(groups):
-        weeks = _weeks(by_group.get(index, {}), date_from, date_to, hours)
+        weeks = weeks_from_daily(by_group.get(index, {}), date_from, date_to, hours)
         if any(w["received"] or w["resolved"] or w["in_progress"] for w in weeks):
             rows.append(HeatRow(member.code, member.name, deep, weeks))
     return rows
-
-
-def _weeks(daily: dict[date, dict[str, int]], date_from: date, date_to: date,
-           hours: float) -> list[dict]:
-    """Daily snapshot sums -> the rows `onestop.metrics.weekly_trend` gives (Monday to Sunday,
-    the first and last weeks cut to the period)."""
-    weeks = []
-    start = date_from
-    while start <= date_to:
-        end = min(date_to, start + timedelta(days=6 - start.weekday()))
-        figures = Figures(hours_per_day=hours)
-        before = daily.get(start - timedelta(days=1))
-        if before is not None:
-            figures.carried_over = before["open_within"] + before["open_overdue"]
-        day = start
-        while day <= end:
-            values = daily.get(day)
-            if values is not None:
-                for name in CASE_COLUMNS:
-                    if not name.startswith("open_"):
-                        setattr(figures, name, getattr(figures, name) + values[name])
-                    elif day == end:
-                        setattr(figures, name, values[name])
-            day += timedelta(days=1)
-        low, high = wilson_interval(figures.on_time_count, figures.rate_base)
-        rate = figures.on_time_rate
-        weeks.append({
-            "week_start": start.isoformat(), "week_end": end.isoformat(),
-            "received": figures.received_total - figures.carried_over,
-            "resolved": figures.resolved_total, "late": figures.resolved_late,
-            "in_progress": figures.in_progress_total, "overdue": figures.open_overdue,
-            "on_time_rate": None if rate is None else round(rate, 4),
-            "low": round(low, 4), "high": round(high, 4),
-            "score_766": None if rate is None else round(20 * rate, 2),
-        })
-        start = end + timedelta(days=1)
-    return weeks
 
 
 # --- escalations and signs --------------------------------------------------------------------
@@ -463,7 +427,7 @@ def scorecard(session: Session, officer: Officer, date_from: date, date_to: date
     total = sum(r.total for r in steps)
     overall = rate_row(officer.username, officer.full_name, on_time, total, {})
     day_seconds = work_calendar(session).hours_per_day * 3600
-    end = _clamp_to_today(session, date_to)
+    end = clamp_to_today(session, date_to)
     lost = session.execute(
         select(
             func.sum(s.c.overrun_seconds).filter(s.c.day.between(date_from, end)),

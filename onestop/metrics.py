@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -1024,12 +1024,12 @@ def _find_unit(session: Session, code: str) -> Unit:
     return find_unit(session, code)
 
 
-def _check_period(date_from: date, date_to: date) -> None:
+def check_period(date_from: date, date_to: date) -> None:
     if date_to < date_from:
         raise ValidationError("invalid_period", start=date_from.isoformat(), end=date_to.isoformat())
 
 
-def _period_columns(table, date_from: date, date_to: date, columns: Iterable[str], *, carried: bool):
+def period_columns(table, date_from: date, date_to: date, columns: Iterable[str], *, carried: bool):
     """Sums over a period read from daily rows: flows over its days, the open stock on its last
     day, and (for cases) the stock of the day before it as carried over."""
     out = []
@@ -1049,7 +1049,7 @@ def _period_columns(table, date_from: date, date_to: date, columns: Iterable[str
     return out
 
 
-def _clamp_to_today(session: Session, date_to: date) -> date:
+def clamp_to_today(session: Session, date_to: date) -> date:
     return min(date_to, _today(work_calendar(session), clock.now()))
 
 
@@ -1058,12 +1058,12 @@ def case_figures(
     group_by: Iterable[ColumnElement] = (), extra_join=None,
 ) -> list[tuple[tuple, Figures]]:
     """Figures of the cases received by `unit_ids` over a period, optionally grouped."""
-    _check_period(date_from, date_to)
-    date_to = _clamp_to_today(session, date_to)
+    check_period(date_from, date_to)
+    date_to = clamp_to_today(session, date_to)
     t = CaseDayFigures.__table__
     keys = list(group_by)
     query = (
-        select(*keys, *_period_columns(t, date_from, date_to, CASE_COLUMNS, carried=True))
+        select(*keys, *period_columns(t, date_from, date_to, CASE_COLUMNS, carried=True))
         .select_from(extra_join if extra_join is not None else t)
         .where(t.c.day.between(date_from - timedelta(days=1), date_to), t.c.unit_id.in_(list(unit_ids)))
     )
@@ -1226,11 +1226,11 @@ def rates_by(
 
 
 def _step_rows(session, ids, date_from, date_to, keys, group_keys, join):
-    _check_period(date_from, date_to)
-    date_to = _clamp_to_today(session, date_to)
+    check_period(date_from, date_to)
+    date_to = clamp_to_today(session, date_to)
     s = StepDayFigures.__table__
     query = (
-        select(*keys, *_period_columns(s, date_from, date_to, STEP_COLUMNS, carried=False))
+        select(*keys, *period_columns(s, date_from, date_to, STEP_COLUMNS, carried=False))
         .select_from(join)
         .where(s.c.day.between(date_from, date_to), s.c.unit_id.in_(ids))
         .group_by(*group_keys)
@@ -1253,10 +1253,10 @@ def weekly_trend(
     session: Session, unit_code: str, date_from: date, date_to: date, *, include_subunits: bool = True
 ) -> list[dict[str, Any]]:
     """The 766 rate week by week (Monday to Sunday; the first and last weeks cut to the period)."""
-    _check_period(date_from, date_to)
+    check_period(date_from, date_to)
     unit = _find_unit(session, unit_code)
     ids = subtree_ids(session, unit) if include_subunits else [unit.id]
-    date_to = _clamp_to_today(session, date_to)
+    date_to = clamp_to_today(session, date_to)
     t = CaseDayFigures.__table__
     query = (
         select(t.c.day, *(func.sum(t.c[name]).label(name) for name in CASE_COLUMNS))
@@ -1264,12 +1264,19 @@ def weekly_trend(
         .group_by(t.c.day)
     )
     daily = {row.day: row._mapping for row in session.execute(query)}
-    hours = work_calendar(session).hours_per_day
+    return weeks_from_daily(daily, date_from, date_to, work_calendar(session).hours_per_day)
+
+
+def weeks_from_daily(
+    daily: Mapping[date, Mapping[str, Any]], date_from: date, date_to: date, hours_per_day: float
+) -> list[dict[str, Any]]:
+    """Per-day sums of the case snapshot columns -> one row per week (Monday to Sunday, the first
+    and last weeks cut to the period): flows are summed, open counts taken at the week's end."""
     weeks = []
     start = date_from
     while start <= date_to:
         end = min(date_to, start + timedelta(days=6 - start.weekday()))
-        figures = Figures(hours_per_day=hours)
+        figures = Figures(hours_per_day=hours_per_day)
         before = daily.get(start - timedelta(days=1))
         if before is not None:
             figures.carried_over = int(before["open_within"] or 0) + int(before["open_overdue"] or 0)
@@ -1335,7 +1342,7 @@ def overdue_held(
     due, and overdue cases held. Officers holding the most overdue cases first."""
     unit = _find_unit(session, unit_code)
     ids = subtree_ids(session, unit) if include_subunits else [unit.id]
-    day = _clamp_to_today(session, day or date.max)
+    day = clamp_to_today(session, day or date.max)
     s, o = StepDayFigures.__table__, Officer.__table__
     query = (
         select(
