@@ -596,8 +596,11 @@ def seed(session, demo: bool, synthetic: bool, cases: int | None, communes: int,
         return
     if demo:
         from onestop.demo import seed_demo
+        from onestop.metrics import refresh_metrics
 
         click.echo(seed_demo(session, seed=random_seed, months=months or 4))
+        # The dashboards read the metrics flow's snapshots: have them from the first page view.
+        refresh_metrics(session, full=True)
         return
     from datetime import datetime
 

@@ -96,3 +96,19 @@ def test_the_console_script_is_installed(database_url, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("database at revision ")
+
+
+def test_the_demo_comes_with_its_on_time_figures_and_is_seeded_once(run, database_url):
+    import sqlalchemy as sa
+
+    assert run("db", "upgrade").exit_code == 0
+    seeded = run("seed", "--demo", "--months", "1", "--if-empty")
+    assert seeded.exit_code == 0, seeded.output
+    engine = sa.create_engine(database_url)
+    with engine.connect() as connection:
+        snapshot_days = connection.scalar(sa.text("SELECT count(*) FROM metric_case_days"))
+        cases = connection.scalar(sa.text("SELECT count(*) FROM cases"))
+    engine.dispose()
+    assert cases > 0 and snapshot_days > 0  # the dashboards have figures from the first view
+    again = run("seed", "--demo", "--if-empty")
+    assert again.exit_code == 0 and "nothing seeded" in again.output
