@@ -41,6 +41,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     Float,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -162,6 +163,8 @@ class StepDayFigures(Base):
     """Steps held by one owner (in the unit where they hold the role) on one local day."""
 
     __tablename__ = "metric_step_days"
+    # An officer's scorecard reads by owner (migration 0007).
+    __table_args__ = (Index("ix_metric_step_days_owner_day", "owner_id", "day"),)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
