@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from onestop.db import instance_path, make_engine, make_session_factory
 from onestop.web.extensions import csrf, limiter
@@ -37,6 +38,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
     app.config.update(config or {})
+    proxies = _trusted_proxies(app.config.get("TRUSTED_PROXIES"))
+    if proxies:
+        # Behind N reverse proxies the client's address and scheme are in their X-Forwarded-*
+        # headers; the per-address rate limits must see the client, not the proxy. Never trust
+        # those headers without a proxy: a client could pick its own address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["onestop.sessions"] = make_session_factory(engine)
 
@@ -63,6 +70,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     security.init_app(app)
     return app
+
+
+def _trusted_proxies(configured: object) -> int:
+    raw = configured if configured is not None else os.environ.get("ONESTOP_TRUSTED_PROXIES", "0")
+    try:
+        count = int(str(raw).strip() or "0")
+    except ValueError:
+        raise ValueError(f"ONESTOP_TRUSTED_PROXIES must be a whole number, got {raw!r}") from None
+    if not 0 <= count <= 5:
+        raise ValueError(f"ONESTOP_TRUSTED_PROXIES must be between 0 and 5, got {count}")
+    return count
 
 
 def _instance_secret() -> bytes:

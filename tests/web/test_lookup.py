@@ -191,3 +191,23 @@ def test_lookup_reads_in_english_on_request(client, codes):
     html = page(client.get(f"/lookup?code={codes['working']}"))
     assert "Case look-up" in html and "Appointment (extended)" in html
     assert "The case is being processed by Công chức Tư pháp - Hộ tịch xã Minh Phú (step 2 of 4)." in html
+
+
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_limit(database_url, codes):
+    """The proxy's address is the same for everyone: with TRUSTED_PROXIES the limit keys on the
+    client's address from X-Forwarded-For; without it, that header is ignored (it could be forged)."""
+    url = f"/lookup?code={codes['fresh']}"
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+
+    def statuses(client, addresses):
+        return [client.get(url, headers={"X-Forwarded-For": a}, environ_base=proxy).status_code
+                for a in addresses]
+
+    with frozen_at(MONDAY + timedelta(hours=2)):
+        behind = client_for(database_url, LOOKUP_RATE_LIMIT="2/minute", TRUSTED_PROXIES=1)
+        assert statuses(behind, ["203.0.113.7"] * 3) == [200, 200, 429]
+        assert statuses(behind, ["203.0.113.8"] * 2) == [200, 200]  # another citizen
+        direct = client_for(database_url, LOOKUP_RATE_LIMIT="2/minute")
+        assert statuses(direct, ["198.51.100.1", "198.51.100.2", "198.51.100.3"]) == [200, 200, 429]
+    with pytest.raises(ValueError, match="ONESTOP_TRUSTED_PROXIES"):
+        client_for(database_url, TRUSTED_PROXIES="one")
