@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
-from onestop import clock, lifecycle
+from onestop import clock, lifecycle, satisfaction
 from onestop.access import entitled_to_personal_data, mask, officer_can_see_case, visible_cases
 from onestop.calendar import WorkCalendar
 from onestop.calendar_store import work_calendar
@@ -516,10 +516,6 @@ def receive_case():
     data = _body()
     body = _fields(data, RECEIVE_FIELDS, required=("procedure_code", "applicant"), versioned=False)
     officer = _officer()
-    # Loaded before the operation takes the receipt counter's lock; the identity map serves it
-    # to the operation for as long as this reference keeps it alive.
-    procedure = lifecycle.find_procedure(db_session(), body["procedure_code"])
-    assert procedure.steps is not None
     case = lifecycle.receive(
         db_session(), officer,
         unit_code=body["unit"] or _receiving_unit_code(officer),
@@ -669,6 +665,23 @@ def _extension(session, case, officer, body, version):
     )
 
 
+def _boolean(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("invalid_value", field=field, detail="true or false")
+    return value
+
+
+def _return(session, case, officer, body, version):
+    """Return the result and, when the applicant gave one, record their rating at the desk, as
+    the web page does: both in one transaction."""
+    if body["comment"] is not None and body["satisfied"] is None:
+        raise ValidationError("required", field="satisfied")
+    lifecycle.return_result(session, case, officer, body["note"], expected_version=version)
+    if body["satisfied"] is not None:
+        satisfaction.record_rating(session, case, body["satisfied"], body["comment"], actor=officer)
+    return case
+
+
 def _resolve(session, case, officer, body, version):
     receiver = _find_officer(body["to_officer"]) if body["to_officer"] else None
     return lifecycle.resolve(
@@ -722,10 +735,7 @@ ACTIONS: dict[str, Action] = {
         {"outcome": _choice("approved", "refused"), "note": NOTE, "to_officer": text(64)}, (),
         _resolve,
     ),
-    "return": Action(
-        {"note": NOTE}, (),
-        lambda s, c, o, b, v: lifecycle.return_result(s, c, o, b["note"], expected_version=v),
-    ),
+    "return": Action({"note": NOTE, "satisfied": _boolean, "comment": NOTE}, (), _return),
 }
 
 

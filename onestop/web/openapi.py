@@ -110,7 +110,15 @@ ACTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "to_officer": {"type": ["string", "null"], "description": "desk officer who returns it"},
         }, []),
     ),
-    "return": ("Hand the result to the applicant", _body({"note": NOTE}, [])),
+    "return": (
+        "Hand the result to the applicant, recording their satisfaction if they gave it",
+        _body({
+            "note": NOTE,
+            "satisfied": {"type": ["boolean", "null"],
+                          "description": "the applicant's rating at the desk (Decision 766, 5.4)"},
+            "comment": {**NOTE, "description": "the applicant's comment; needs `satisfied`"},
+        }, []),
+    ),
 }
 
 

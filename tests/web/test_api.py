@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from onestop.clock import frozen_at
 from onestop.db import make_engine
-from onestop.models import Case, CaseEvent
+from onestop.models import Case, CaseEvent, Officer, Rating
 from onestop.tokens import create_token, revoke_token
 from onestop.web import create_app
 from tests.conftest import vn
@@ -286,6 +286,56 @@ def test_return_before_resolution_is_an_invalid_transition(api, clock):
     code = api.receive()["receipt_code"]
     response = api.post(f"/cases/{code}/return", json={})
     assert response.status_code == 409 and error_code(response) == "invalid_transition"
+
+
+def _resolved(api) -> str:
+    code = api.receive()["receipt_code"]
+    api.post(f"/cases/{code}/handover", json={"to_officer": "civ"})
+    api.post(f"/cases/{code}/handover", "civ", json={"to_officer": "vice"})
+    assert api.post(f"/cases/{code}/resolve", "vice", json={}).get_json()["status"] == "resolved"
+    return code
+
+
+def test_return_records_the_applicants_satisfaction_and_comment(api, clock):
+    code = _resolved(api)
+    response = api.post(f"/cases/{code}/return", json={
+        "note": "Đã ký nhận", "satisfied": False, "comment": "Chờ lâu ở quầy",
+    })
+    assert response.status_code == 200 and response.get_json()["status"] == "returned"
+    engine = make_engine(api.database_url)
+    with Session(engine) as session:
+        rating = session.scalars(select(Rating)).one()
+        kinds = session.scalars(select(CaseEvent.kind).order_by(CaseEvent.id)).all()
+        recorder = session.get(Officer, rating.recorded_by_id).username
+    engine.dispose()
+    assert (rating.source, rating.satisfied, rating.comment, recorder) == (
+        "desk", False, "Chờ lâu ở quầy", "desk",
+    )
+    assert kinds[-2:] == ["returned", "rated"]
+
+
+def test_return_without_a_rating_records_none(api, clock):
+    code = _resolved(api)
+    assert api.post(f"/cases/{code}/return", json={"satisfied": None}).status_code == 200
+    assert api.count(Rating) == 0
+
+
+@pytest.mark.parametrize("body", [
+    {"satisfied": "yes"},
+    {"satisfied": 1},
+    {"satisfied": True, "comment": 5},
+    {"satisfied": True, "comment": "x" * 2001},
+    {"comment": "Tốt"},  # a comment needs the rating it explains
+    {"satisfied": True, "stars": 5},
+])
+def test_return_with_a_bad_rating_is_422_and_changes_nothing(api, clock, body):
+    code = _resolved(api)
+    events = api.count(CaseEvent)
+    response = api.post(f"/cases/{code}/return", json=body)
+    assert response.status_code == 422, response.get_json()
+    error_code(response)
+    assert api.get(f"/cases/{code}").get_json()["status"] == "resolved"
+    assert api.count(Rating) == 0 and api.count(CaseEvent) == events
 
 
 def test_resolve_with_an_unknown_outcome_is_refused(api, clock):
