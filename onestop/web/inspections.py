@@ -8,6 +8,7 @@ from onestop import clock, lifecycle
 from onestop.calendar_store import work_calendar
 from onestop.classification import classify_case
 from onestop.errors import OnestopError
+from onestop.i18n import translate
 from onestop.inspections import get_sample, record_finding, samples_for
 from onestop.web import db_session, ui_text
 from onestop.web.auth import role_required
@@ -58,9 +59,7 @@ def _own_sample(sample_id: int):
     except OnestopError as exc:
         return None, error_page(exc.http_status, exc.message(ui_text.current_language()))
     if sample.inspector_id != current_officer().id:
-        return None, error_page(
-            403, ui_text.translate("Hồ sơ này không được phân công cho đồng chí kiểm tra.")
-        )
+        return None, error_page(403, translate("not_your_sample", ui_text.current_language()))
     return sample, None
 
 

@@ -67,7 +67,13 @@ def test_an_inspector_sees_their_sample_and_no_one_else_does(world):
         assert code in page
     for sample_id, code in theirs:
         assert code not in page
-        assert client.get(f"/inspections/{sample_id}").status_code == 403
+        refused = client.get(f"/inspections/{sample_id}")
+        assert refused.status_code == 403
+        assert "không được phân công cho đồng chí kiểm tra" in refused.get_data(as_text=True)
+    client.get("/lang/en")
+    for sample_id, _code in theirs:
+        refused = client.get(f"/inspections/{sample_id}")
+        assert "not assigned to you for inspection" in refused.get_data(as_text=True)
     assert signed_in(world, "civ").get("/inspections").status_code == 403
     assert world.client().get("/inspections").status_code == 303  # to the sign-in page
 
