@@ -56,13 +56,14 @@ AGE_BUCKETS = ((1, "< 1"), (3, "1–3"), (7, "3–7"), (None, "> 7"))  # days si
 # --- who sees what ----------------------------------------------------------------------------
 
 def dashboard_units(session: Session, officer: Officer) -> list[Unit]:
-    """Units whose dashboards the officer may open: a chair their unit and every unit below
-    it, a unit head their own unit. Sorted by code."""
+    """Units whose dashboards the officer may open: a chair, or a `dashboard_viewer` (the role
+    an administrator grants to let someone read the dashboards), their unit and every unit below
+    it; a unit head their own unit. Sorted by code."""
     if not officer.active:
         return []
     found: dict[int, Unit] = {}
     for held in officer.roles:
-        if held.role == "chair":
+        if held.role in ("chair", "dashboard_viewer"):
             ids = subtree_ids(session, held.unit)
             for unit in session.scalars(select(Unit).where(Unit.id.in_(ids))):
                 found[unit.id] = unit

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import plotly
 import plotly.io as pio
-from flask import Blueprint, Response, render_template, request, send_file, url_for
+from flask import Blueprint, Response, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
 from dashboards import figures as fg
@@ -39,7 +39,8 @@ bp = Blueprint(
     template_folder="templates", static_folder="static", static_url_path="/static",
 )
 
-DASHBOARD_ROLES = ("chair", "unit_head")
+# dashboard_viewer: granted by an administrator to read (only) the dashboards of a unit and below.
+DASHBOARD_ROLES = ("chair", "unit_head", "dashboard_viewer")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PLOTLY_JS = f"plotly-{plotly.__version__}.min.js"
 YEAR = 365 * 24 * 3600
@@ -57,6 +58,8 @@ PAGES = ("overview", "laggards", "heatmap", "drill", "escalations", "officer")
 
 if not any(link[0] == "dashboards.overview" for link in ui_text.NAV_LINKS):
     ui_text.NAV_LINKS.append(("dashboards.overview", "Bảng điều hành", DASHBOARD_ROLES, "d"))
+if not any(link[0] == "dashboards.my_scorecard" for link in ui_text.NAV_LINKS):
+    ui_text.NAV_LINKS.append(("dashboards.my_scorecard", "Phiếu đánh giá của tôi", None, None))
 
 LEVELS = {
     "step_at_risk": "Bước sắp đến hạn", "step_overdue": "Bước quá hạn",
@@ -81,6 +84,7 @@ ui_text.EN.update({
     "Chi tiết": "Drill-down",
     "Cảnh báo và dấu hiệu": "Escalations and signs",
     "Phiếu đánh giá cán bộ": "Officer scorecard",
+    "Phiếu đánh giá của tôi": "My scorecard",
     "Đơn vị": "Unit", "Từ ngày": "From", "Đến ngày": "To", "Xem": "Show",
     "Tải Excel": "Download Excel", "In": "Print",
     "Tỷ lệ đúng hạn (chỉ tiêu 100 %)": "On-time rate (target 100 %)",
@@ -546,6 +550,13 @@ def _officer_selection(username: str) -> tuple[Selection, Officer]:
     sel.args = {"unit": unit.code if unit else None, "from": start.isoformat(),
                 "to": end.isoformat()}
     return sel, subject
+
+
+@bp.get("/my-scorecard")
+@login_required
+def my_scorecard():
+    """The signed-in officer's own scorecard (the navigation bar's link)."""
+    return redirect(url_for("dashboards.officer", username=current_officer().username))
 
 
 @bp.get("/officers/<username>")

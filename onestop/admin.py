@@ -84,8 +84,9 @@ def create_officer(
 
 
 def grant_role(officer: Officer, unit: Unit, role: str, *, acting: bool = False) -> OfficerRole:
-    """Built-in roles (desk, unit_head, chair, admin, inspector) carry permissions; any other
-    name (e.g. civil_status_officer) qualifies the officer for process steps naming it."""
+    """Built-in roles (desk, unit_head, chair, admin, inspector, dashboard_viewer) carry
+    permissions; any other name (e.g. civil_status_officer) qualifies the officer for process
+    steps naming it."""
     if not _ROLE.match(role or ""):
         raise ValidationError(
             "invalid_value", field="role", detail="lower-case letters, digits and '_'"

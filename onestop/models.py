@@ -30,7 +30,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from onestop.db import Base, UTCDateTime
 
 UNIT_KINDS = ("province", "commune", "ward", "special_zone", "centre", "department", "desk", "district", "agency")
-BUILTIN_ROLES = ("desk", "unit_head", "chair", "admin", "inspector")
+# dashboard_viewer: reads the dashboards of its unit and below (granted, read-only).
+BUILTIN_ROLES = ("desk", "unit_head", "chair", "admin", "inspector", "dashboard_viewer")
 CHANNELS = ("in_person", "online", "post")
 DURATION_UNITS = ("working_days", "working_hours", "same_day", "calendar_days")
 PAUSE_POLICIES = ("extend", "restart")

@@ -57,6 +57,21 @@ def test_a_chair_sees_the_subtree_and_a_unit_head_only_their_unit(session):
     assert not q.may_see_officer(session, world.desk, world.civ)
 
 
+def test_a_dashboard_viewer_sees_the_subtree_of_the_unit_they_were_granted_read_only(session):
+    from onestop.admin import grant_role
+
+    world = build_world(session)
+    assert q.dashboard_units(session, world.desk2) == []
+    grant_role(world.desk2, world.units["XA-MP"], "dashboard_viewer")
+    session.flush()
+    assert [u.code for u in q.dashboard_units(session, world.desk2)] == [
+        "XA-MP", "XA-MP-MC", "XA-MP-TP"]
+    assert q.may_see_officer(session, world.desk2, world.civ)
+    assert not q.may_see_officer(session, world.desk2, world.civ_sd)
+    world.desk2.active = False
+    assert q.dashboard_units(session, world.desk2) == []
+
+
 def test_overview_counts_the_classes_and_lists_the_open_overdue_case(session, world):
     unit = world.units["XA-MP"]
     with frozen_at(NOW):

@@ -271,6 +271,7 @@ PROBES: list[Probe] = [
         "/dashboards/export.xlsx?page=overview&table=overdue&unit=XA-MP", CHAIRS),
     web("officer scorecard", "dashboards.officer", "GET", "/dashboards/officers/civ",
         OWNER | CHAIRS | {"unit_head@same"}),
+    web("my scorecard", "dashboards.my_scorecard", "GET", "/dashboards/my-scorecard", OFFICERS),
     web("plotly.js", "dashboards.plotly_js", "GET", f"/dashboards/plotly/{PLOTLY_JS}", PUBLIC),
     web("dashboard script", "dashboards.static", "GET", "/dashboards/static/dashboards.js", PUBLIC),
     # the REST API

@@ -126,3 +126,42 @@ def test_plotly_js_is_served_locally_and_cached_for_a_year(world):
     assert "max-age=31536000" in response.headers["Cache-Control"]
     assert "no-store" not in response.headers["Cache-Control"]
     assert client.get("/dashboards/plotly/plotly-0.0.0.min.js").status_code == 404
+
+
+def test_a_granted_dashboard_viewer_reads_their_unit_and_below_and_nothing_else(world):
+    admin = signed_in(world, "admin")
+    granted = admin.post("/admin/officers/desk2/grant",
+                         data={"unit_code": "XA-MP", "role": "dashboard_viewer"})
+    assert granted.status_code == 303  # assignable where roles are assigned
+    with frozen_at(NOW):
+        viewer = signed_in(world, "desk2")
+        assert 'href="/dashboards/"' in text(viewer.get("/queue"))  # the nav shows the dashboards
+        for path in PAGES:
+            assert viewer.get(f"{path}?unit=XA-MP&{MARCH}").status_code == 200, path
+        assert viewer.get(f"/dashboards/?unit=XA-MP-TP&{MARCH}").status_code == 200
+        assert viewer.get(f"/dashboards/?unit=XA-SD&{MARCH}").status_code == 403
+        assert viewer.get(f"/dashboards/?unit=HN&{MARCH}").status_code == 403
+        assert viewer.get(f"/dashboards/officers/civ?{MARCH}").status_code == 200
+        assert viewer.get("/dashboards/officers/civ_sd").status_code == 403
+        export = (f"/dashboards/export.xlsx?page=laggards&table=procedure&unit=XA-MP&{MARCH}")
+        assert viewer.get(export).status_code == 200
+        # Not granted: the desk officer next to them still sees no dashboard.
+        desk = signed_in(world, "desk")
+        assert desk.get(f"/dashboards/?unit=XA-MP&{MARCH}").status_code == 403
+        assert 'href="/dashboards/"' not in text(desk.get("/queue"))
+
+
+def test_every_officer_has_a_link_to_their_own_scorecard(world):
+    with frozen_at(NOW):
+        for username in ("civ", "desk", "chair"):
+            client = signed_in(world, username)
+            queue = text(client.get("/queue"))
+            assert 'href="/dashboards/my-scorecard"' in queue and "Phiếu đánh giá của tôi" in queue
+            mine = client.get("/dashboards/my-scorecard")
+            assert mine.status_code in (302, 303)
+            assert mine.headers["Location"].endswith(f"/dashboards/officers/{username}")
+            assert client.get(mine.headers["Location"]).status_code == 200
+        english = signed_in(world, "civ")
+        english.set_cookie("lang", "en")
+        assert "My scorecard" in text(english.get("/queue"))
+        assert world.client().get("/dashboards/my-scorecard").status_code in (302, 303)
