@@ -429,8 +429,9 @@ def form_pdf(code: str, number: str):
     )
 
 
-def render_pdf(html: str) -> bytes:
-    """HTML to PDF with the forms' print stylesheet; nothing is fetched from anywhere."""
+def render_pdf(html: str, stylesheet: str = "forms.css") -> bytes:
+    """HTML to PDF with a print stylesheet of the app (the forms' by default); nothing is
+    fetched from anywhere."""
     from pathlib import Path
 
     import weasyprint
@@ -440,7 +441,7 @@ def render_pdf(html: str) -> bytes:
         def fetch(self, url, headers=None):
             raise ValueError(f"no fetching while printing: {url}")
 
-    css = Path(current_app.static_folder or "", "forms.css")
+    css = Path(current_app.static_folder or "", stylesheet)
     return weasyprint.HTML(string=html, url_fetcher=Offline()).write_pdf(
         stylesheets=[weasyprint.CSS(filename=str(css), url_fetcher=Offline())]
     )

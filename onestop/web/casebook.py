@@ -19,6 +19,7 @@ from onestop.models import Unit
 from onestop.validation import parse_local_date
 from onestop.web import db_session, ui_text
 from onestop.web.auth import current_officer, role_required
+from onestop.web.case_views import render_pdf
 from onestop.web.shell import error_page
 from onestop.web.ui_text import current_language, translate
 
@@ -135,6 +136,30 @@ def export():
     name = f"so-theo-doi-{unit.code}-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"
     return Response(
         data, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@bp.get("/export.pdf")
+@role_required(*BOOK_ROLES)
+def export_pdf():
+    """The printed book as a PDF on A4 landscape, laid out as the page prints it."""
+    selection, refusal = _selection()
+    if refusal:
+        return refusal
+    _, _, unit, start, end = selection
+    session = db_session()
+    try:
+        rows = book_rows(session, unit, start, end)
+    except OnestopError as exc:
+        return error_page(exc.http_status, exc.message(current_language()))
+    html = render_template(
+        "casebook/book_pdf.html", unit=unit, start=start, end=end, columns=COLUMNS,
+        rows=[row.cells(work_calendar(session).zone) for row in rows],
+    )
+    name = f"so-theo-doi-{unit.code}-{start:%Y%m%d}-{end:%Y%m%d}.pdf"
+    return Response(
+        render_pdf(html, "casebook.css"), mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
     )
 
 

@@ -14,6 +14,7 @@ from onestop.clock import frozen_at
 from onestop.db import make_engine
 from onestop.models import Case
 from tests.conftest import vn
+from tests.web.pdf import A4_LANDSCAPE, has_text, page_sizes
 from tests.web.support import csrf_token, login, make_client, seed, text
 
 NOW = vn(2026, 3, 20, 10, 0)
@@ -92,6 +93,25 @@ def test_the_excel_download_has_the_rows_of_the_page(seeded, clock):
     assert [c.value for c in sheet[4]] == [c.header for c in COLUMNS]
     assert sheet["B5"].value == seeded.codes["script"]
     assert sheet["D5"].value == "<script>alert(1)</script> Hoa"
+
+
+def test_the_book_prints_as_a_pdf_on_a4_landscape_with_its_rows(seeded, clock):
+    client = signed_in(seeded.url, "desk")
+    page = text(client.get("/casebook?unit=XA-MP&from=2026-03-01&to=2026-03-31"))
+    assert "data-print" in page and "In sổ" in page
+    link = "/casebook/export.pdf?unit=XA-MP&amp;from=2026-03-01&amp;to=2026-03-31"
+    assert link in page
+    response = client.get(link.replace("&amp;", "&"))
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "so-theo-doi-XA-MP-20260301-20260331.pdf" in response.headers["Content-Disposition"]
+    pdf = response.data
+    assert pdf.startswith(b"%PDF")
+    assert [(round(w), round(h)) for w, h in page_sizes(pdf)] == [A4_LANDSCAPE]
+    assert has_text(pdf, "SỔ THEO DÕI HỒ SƠ") and has_text(pdf, "UBND xã Minh Phú")
+    assert has_text(pdf, seeded.codes["script"]) and has_text(pdf, "<script>alert(1)</script> Hoa")
+    assert not has_text(pdf, seeded.codes["other"])
+    assert client.get("/casebook/export.pdf?unit=XA-SD").status_code == 403
+    assert client.get("/casebook/export.pdf?from=2026-02-30").status_code == 422
 
 
 def test_a_desk_officer_imports_a_book_and_sees_it(seeded, clock):
