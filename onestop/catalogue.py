@@ -98,6 +98,23 @@ def _parse_steps(raw: str, line: int) -> tuple[StepSpec, ...]:
     return tuple(steps)
 
 
+def steps_over_duration(duration_unit: str, duration_amount: float, budgets: list[float]) -> str | None:
+    """Why step budgets (working hours) do not fit in the procedure's duration, or None if they
+    do (RULES.md section 3: they sum to at most the duration)."""
+    if duration_unit == "working_days":
+        limit = duration_amount * HOURS_PER_DAY
+    elif duration_unit == "working_hours":
+        limit = duration_amount
+    elif duration_unit == "calendar_days":
+        limit = duration_amount * HOURS_PER_DAY  # an upper bound: calendar days include days off
+    else:
+        limit = HOURS_PER_DAY
+    total = sum(budgets)
+    if total > limit + 1e-9:
+        return f"step budgets sum to {total:g} h, more than the duration ({limit:g} h)"
+    return None
+
+
 def _parse_row(row: dict[str, str | None], line: int) -> ProcedureSpec:
     def text(column: str, *, required: bool = False, max_length: int = 500) -> str | None:
         try:
@@ -128,19 +145,9 @@ def _parse_row(row: dict[str, str | None], line: int) -> ProcedureSpec:
         if unit != "same_day":
             raise _error(line, "same_day_cutoff", "only same_day procedures have a cut-off")
     steps = _parse_steps(text("steps_hours", required=True, max_length=4000) or "", line)
-    if unit == "working_days":
-        budget = amount * HOURS_PER_DAY
-    elif unit == "working_hours":
-        budget = amount
-    elif unit == "calendar_days":
-        budget = amount * HOURS_PER_DAY  # an upper bound: calendar days include days off
-    else:
-        budget = HOURS_PER_DAY
-    total = sum(s.budget_hours for s in steps)
-    if total > budget + 1e-9:
-        raise _error(
-            line, "steps_hours", f"step budgets sum to {total:g} h, more than the duration ({budget:g} h)"
-        )
+    problem = steps_over_duration(unit, amount, [s.budget_hours for s in steps])
+    if problem:
+        raise _error(line, "steps_hours", problem)
     policy = text("pause_policy") or "extend"
     if policy not in PAUSE_POLICIES:
         raise _error(line, "pause_policy", f"{policy!r} is not one of {', '.join(PAUSE_POLICIES)}")
