@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import zlib
 
+A4_PORTRAIT = (595, 842)
 A4_LANDSCAPE = (842, 595)
 A5_PORTRAIT = (420, 595)
 

@@ -6,13 +6,16 @@ import re
 import zlib
 
 import pytest
+from sqlalchemy import select
 
 from onestop import forms, lifecycle
 from onestop.calendar_store import work_calendar
 from onestop.clock import frozen_at
 from onestop.errors import NotFound
+from onestop.models import Case, Officer
 from tests.conftest import vn
 from tests.factories import build_world
+from tests.web.pdf import A4_LANDSCAPE, A4_PORTRAIT, A5_PORTRAIT, has_text, page_sizes
 from tests.web.support import login, seeded_world, text
 
 
@@ -172,10 +175,55 @@ def desk_client(request, backend, tmp_path):
     return client, seeded.codes["case"]
 
 
+@pytest.fixture
+def forms_client(request, backend, tmp_path):
+    """A desk officer's client and, for each of forms 01-06, a case that has it: one received,
+    handed over, extended and asked for a supplement (01, 02, 04, 06), one refused after review
+    (03) and one stopped (05)."""
+    seeded = seeded_world(request, backend, tmp_path, {"case": {}, "refused": {}, "stopped": {}})
+    with seeded.session() as session:
+        officers = {o.username: o for o in session.scalars(select(Officer))}
+        cases = {name: session.scalars(select(Case).where(Case.receipt_code == code)).one()
+                 for name, code in seeded.codes.items()}
+        with frozen_at(vn(2026, 3, 2, 9, 0)):
+            lifecycle.hand_over(session, cases["case"], officers["desk"], officers["civ"])
+            lifecycle.extend(session, cases["case"], officers["head"], "Chờ xác minh", vn(2026, 3, 10, 17, 0))
+            lifecycle.request_supplement(session, cases["case"], officers["civ"], "Ảnh mờ", ["Ảnh 4x6"])
+            lifecycle.refuse_after_review(session, cases["refused"], officers["desk"], "Không đủ điều kiện")
+            lifecycle.stop(session, cases["stopped"], officers["desk"], "Tranh chấp", "Nghị định 118/2025/NĐ-CP")
+        session.commit()
+    client = seeded.client()
+    login(client, "desk")
+    return client, seeded.codes
+
+
+FORM_CASES = {"01": "case", "02": "case", "03": "refused", "04": "case", "05": "stopped", "06": "case"}
+PAGE_SIZES = {"01": A5_PORTRAIT, "06": A4_LANDSCAPE}
+
+
+@pytest.mark.parametrize("number", sorted(FORM_CASES))
+def test_each_form_prints_as_a_real_pdf_of_its_page_size(forms_client, number):
+    client, codes = forms_client
+    code = codes[FORM_CASES[number]]
+    response = client.get(f"/cases/{code}/forms/{number}.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = response.data
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+    sizes = [(round(w), round(h)) for w, h in page_sizes(pdf)]
+    assert sizes and set(sizes) == {PAGE_SIZES.get(number, A4_PORTRAIT)}
+    assert has_text(pdf, code) and has_text(pdf, "Độc lập - Tự do - Hạnh phúc")
+    assert f"{code}-mau-{number}.pdf" in response.headers["Content-Disposition"]
+
+
 def test_printable_receipt_is_a5_html_with_code_qr_and_appointment(desk_client):
     client, code = desk_client
     page = text(client.get(f"/cases/{code}/forms/01"))
     assert 'class="form form-01"' in page and "forms.css" in page
+    css = text(client.get("/static/forms.css"))
+    assert re.search(r"@page receipt\s*{\s*size:\s*A5 portrait", css)
+    assert re.search(r"body\.form-01\s*{\s*page:\s*receipt", css)
+    sizes = page_sizes(client.get(f"/cases/{code}/forms/01.pdf").data)
+    assert sizes and all(abs(w - 419.5) < 1 and abs(h - 595.3) < 1 for w, h in sizes)
     assert f'id="receipt-code">{code}<' in page and "<svg" in page
     assert "17 giờ 00 phút, ngày 04/03/2026" in page
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in page
