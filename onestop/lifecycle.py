@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from onestop import clock
@@ -69,12 +69,14 @@ def find_officer(session: Session, username: str) -> Officer:
 
 def find_procedure(session: Session, code: str) -> Procedure:
     """The newest active version of a procedure: the one new cases are received under."""
-    procedure = session.scalar(
+    # Its steps come in the same round trip: receiving a case reads them at once.
+    procedure = session.execute(
         select(Procedure)
         .where(Procedure.code == code, Procedure.active.is_(True))
         .order_by(Procedure.version.desc())
         .limit(1)
-    )
+        .options(joinedload(Procedure.steps))
+    ).unique().scalar_one_or_none()
     if procedure is None:
         raise NotFound("procedure_not_found", code=code)
     return procedure
@@ -308,7 +310,7 @@ def _close_assignment(
 def _new_case(
     session: Session,
     *,
-    unit_code: str,
+    unit: Unit,
     procedure_code: str,
     applicant: Applicant | dict,
     channel: str,
@@ -316,7 +318,6 @@ def _new_case(
     status: str,
     calendar: WorkCalendar,
 ) -> Case:
-    unit = find_unit(session, unit_code)
     procedure = find_procedure(session, procedure_code)
     if channel not in CHANNELS:
         raise ValidationError("invalid_value", field="channel", detail=", ".join(CHANNELS))
@@ -336,9 +337,12 @@ def _new_case(
         status=status,
         submitted_at=now,
         last_event_seq=0,
+        # A new case has none of these yet: saying so spares three loads after the insert.
+        assignments=[],
+        pauses=[],
+        extension=None,
     )
     session.add(case)
-    _flush(session, case)
     return case
 
 
@@ -375,9 +379,11 @@ def register_online(
     """A dossier submitted online or by post: registered (status 1), clock not started."""
     calendar = work_calendar(session)
     case = _new_case(
-        session, unit_code=unit_code, procedure_code=procedure_code, applicant=applicant,
-        channel=channel, documents=documents, status="submitted", calendar=calendar,
+        session, unit=find_unit(session, unit_code), procedure_code=procedure_code,
+        applicant=applicant, channel=channel, documents=documents, status="submitted",
+        calendar=calendar,
     )
+    _flush(session, case)
     _record(session, case, "registered", None)
     _flush(session, case)
     return case
@@ -393,10 +399,12 @@ def receive(
     if not is_desk_for(actor, unit):
         raise PermissionDenied("role_required", role="desk", unit=unit.code)
     case = _new_case(
-        session, unit_code=unit_code, procedure_code=procedure_code, applicant=applicant,
+        session, unit=unit, procedure_code=procedure_code, applicant=applicant,
         channel=channel, documents=documents, status="received", calendar=calendar,
     )
+    # The clock starts before the first insert, so the case and its first step go in together.
     _start_clock(session, case, actor, calendar)
+    _flush(session, case)
     _record(session, case, "received", actor, due_at=case.due_at)
     _flush(session, case)
     return case
@@ -426,10 +434,11 @@ def _intake_outcome(
                 raise ValidationError("required", field=field)
         intake.setdefault("channel", "in_person")
         intake.setdefault("documents", None)
-        unit = find_unit(session, intake["unit_code"])
+        unit = find_unit(session, intake.pop("unit_code"))
         if not is_desk_for(actor, unit):
             raise PermissionDenied("role_required", role="desk", unit=unit.code)
-        case = _new_case(session, status=status, calendar=calendar, **intake)
+        case = _new_case(session, unit=unit, status=status, calendar=calendar, **intake)
+        _flush(session, case)
         from_status = None
     else:
         _claim(session, case)
