@@ -11,9 +11,16 @@ its own keep-alive connection, for a bounded time:
 - bare: a Flask app with one endpoint doing one INSERT into a scratch table and a commit, on the
   same database, engine settings and gunicorn settings.
 
-Reports throughput (requests per second, both operations counted) and p50/p99 latency of each
-operation. Targets: onestop at least half the bare throughput; p99 under 100 ms at 50 clients.
-Timing is wall-clock from the clients' side (time.perf_counter around each request).
+Reports throughput (requests per second, both operations counted), p50/p99 latency of each
+operation, and the server's CPU time per request (gunicorn master and workers, from /proc), which
+is what the throughput ratio comes down to when client and server share the cores. Targets:
+onestop at least half the bare throughput; p99 under 100 ms at 50 clients. Timing is wall-clock
+from the clients' side (time.perf_counter around each request).
+
+The clients above run in a closed loop (each sends its next request as soon as the last one is
+answered), so at saturation their latency is mostly queueing. A last run (`--paced`) offers a
+steady load with the same 50 clients (open loop) and reports the latency a desk sees below
+saturation.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -169,6 +177,22 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError("gunicorn did not come up in 60 s")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the gunicorn master and its live workers."""
+        tick = os.sysconf("SC_CLK_TCK")
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+        total = 0.0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a worker that exited meanwhile
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -204,9 +228,13 @@ def _post(connection: http.client.HTTPConnection, path: str, body: dict, headers
     return response.status, payload, time.perf_counter() - started
 
 
-def _drive(port: int, clients: list, seconds: float, work) -> tuple[Results, float]:
+def _drive(
+    port: int, clients: list, seconds: float, work, pace: float | None = None
+) -> tuple[Results, float]:
     """Each client thread runs `work(connection, client, results, measure)` until the deadline;
-    a warm-up round per client comes first and is not measured."""
+    a warm-up round per client comes first and is not measured. With `pace` (seconds), each
+    client starts a round every `pace` seconds (an open loop: the offered load does not fall
+    when the server slows down); a round that could not start on time is counted as late."""
     results = Results()
     start = threading.Barrier(len(clients) + 1)
     stop_at = [0.0]
@@ -216,7 +244,15 @@ def _drive(port: int, clients: list, seconds: float, work) -> tuple[Results, flo
         try:
             work(connection, client, Results(), warmup=True)
             start.wait()
+            due = time.perf_counter() + (random.uniform(0, pace) if pace else 0.0)
             while time.perf_counter() < stop_at[0]:
+                if pace:
+                    wait = due - time.perf_counter()
+                    if wait > 0:
+                        time.sleep(wait)
+                    elif wait < -pace / 10:
+                        results.add("late", 0.0, False)
+                    due += pace
                 work(connection, client, results, warmup=False)
         except Exception as exc:  # noqa: BLE001 (a dropped connection ends this client; counted)
             results.add("connection", 0.0, False)
@@ -264,10 +300,12 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] * 1000
 
 
-def _report(label: str, results: Results, elapsed: float) -> float:
+def _report(label: str, results: Results, elapsed: float, cpu: float | None = None) -> float:
     total = sum(len(v) for v in results.latencies.values())
     rate = total / elapsed
     print(f"  {label}: {total} requests in {elapsed:.1f} s = {rate:.0f} req/s", end="")
+    if cpu is not None and total:
+        print(f", server CPU {cpu / total * 1000:.2f} ms/request", end="")
     print(f"; errors {results.errors}" if results.errors else "")
     for op, values in results.latencies.items():
         print(f"    {op:<9} n={len(values):<6} p50 {_percentile(values, 0.5):6.1f} ms   "
@@ -279,27 +317,39 @@ def _run_backend(name: str, url: str, opts, folder: Path) -> bool:
     print(f"{name}: seeding {opts.communes} communes x {opts.desks} desk officers", flush=True)
     clients = _seed(url, opts.communes, opts.desks)
     drivers = [clients[i % len(clients)] for i in range(opts.clients)]
-    server = Server("bare_app", url, opts, folder)
-    try:
-        bare, bare_elapsed = _drive(server.port, drivers, opts.seconds, _bare_work)
-    finally:
-        server.stop()
-    server = Server("onestop_app", url, opts, folder)
-    try:
-        ours, ours_elapsed = _drive(server.port, drivers, opts.seconds, _onestop_work)
-    finally:
-        server.stop()
+    def measured(factory: str, work, pace: float | None = None):
+        server = Server(factory, url, opts, folder)
+        try:
+            before = server.cpu_seconds()
+            results, elapsed = _drive(server.port, drivers, opts.seconds, work, pace)
+            return results, elapsed, server.cpu_seconds() - before
+        finally:
+            server.stop()
+
+    bare, bare_elapsed, bare_cpu = measured("bare_app", _bare_work)
+    ours, ours_elapsed, our_cpu = measured("onestop_app", _onestop_work)
     print(f"{name}: {opts.clients} clients, {opts.seconds:g} s, gunicorn {opts.workers} workers "
-          f"x {opts.threads} threads (gthread)")
-    bare_rate = _report("bare insert", bare, bare_elapsed)
-    our_rate = _report("onestop receive+handover", ours, ours_elapsed)
+          f"x {opts.threads} threads (gthread); load average {_load()}")
+    bare_rate = _report("bare insert", bare, bare_elapsed, bare_cpu)
+    our_rate = _report("onestop receive+handover", ours, ours_elapsed, our_cpu)
     ratio = our_rate / bare_rate if bare_rate else float("nan")
     p99 = max(_percentile(ours.latencies.get(op, []), 0.99) for op in ("receive", "handover"))
     met = ratio >= TARGET_RATIO and p99 < TARGET_P99_MS and not ours.errors
     print(f"{name}: onestop {ratio:.2f}x the bare throughput (target >= {TARGET_RATIO}), "
           f"worst p99 {p99:.0f} ms (target < {TARGET_P99_MS:g}): {'MET' if met else 'NOT MET'}",
           flush=True)
+    if opts.paced:
+        # The same clients at a steady offered load, for the latency a desk sees below saturation.
+        pace = 2 * opts.clients / opts.paced  # two requests a round
+        paced, paced_elapsed, paced_cpu = measured("onestop_app", _onestop_work, pace)
+        print(f"{name}: paced, {opts.clients} clients offering {opts.paced:g} req/s in all "
+              f"(a receive and a handover every {pace:.1f} s each); load average {_load()}")
+        _report("onestop receive+handover, paced", paced, paced_elapsed, paced_cpu)
     return met
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _postgres_schema() -> tuple[str, object] | None:
@@ -339,6 +389,8 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--desks", type=int, default=5, help="desk officers (tokens) per commune")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument("--paced", type=float, default=50.0, metavar="REQ_PER_S",
+                        help="then offer this steady load with the same clients (0: skip)")
     opts = parser.parse_args(argv)
 
     if "ONESTOP_RATELIMIT_STORAGE_URI" not in os.environ and _redis_answers():
