@@ -1,8 +1,10 @@
 """The procedure catalogue in CSV (the format of the bundled `data/procedures.csv`).
 
 Loading is all-or-nothing: every row is checked first, and any error names its line and column.
-A procedure whose terms changed gets a new version; cases keep the version they were received
-under.
+A procedure whose terms changed (fees included) gets a new version; cases keep the version
+they were received under. The optional `documents` column is the procedure's document checklist,
+items separated by ";", each `name | form | count` (form: bản chính, bản sao, bản sao chứng thực);
+a filled cell replaces the checklist, an empty one leaves the administrators' checklist alone.
 """
 
 from __future__ import annotations
@@ -15,19 +17,20 @@ from datetime import time
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from onestop import clock
 from onestop.errors import ValidationError
+from onestop.intake import ProcedureDocument, parse_document_lines
 from onestop.models import DURATION_UNITS, PAUSE_POLICIES, Procedure, ProcessStep
-from onestop.validation import clean_text
+from onestop.validation import clean_documents, clean_text
 
 COLUMNS = (
     "code", "name_vi", "name_en", "field", "level", "duration_unit", "duration_amount",
     "same_day_cutoff", "legal_basis", "steps_hours",
 )
-OPTIONAL_COLUMNS = ("pause_policy", "pause_policy_basis")
+OPTIONAL_COLUMNS = ("pause_policy", "pause_policy_basis", "fees", "documents")
 HOURS_PER_DAY = 8  # the catalogue's convention: step budgets sum to at most the duration
 
 
@@ -36,6 +39,13 @@ class StepSpec:
     name: str
     role: str
     budget_hours: float
+
+
+@dataclass(frozen=True)
+class DocumentSpec:
+    name: str
+    form: str
+    count: int
 
 
 @dataclass(frozen=True)
@@ -52,18 +62,21 @@ class ProcedureSpec:
     pause_policy: str
     pause_policy_basis: str | None
     steps: tuple[StepSpec, ...]
+    fees: str | None = None
+    documents: tuple[DocumentSpec, ...] = ()  # empty: the checklist is not the file's to set
 
     def differs_from(self, procedure: Procedure) -> bool:
         mine = (
             self.name_vi, self.name_en, self.field, self.level, self.duration_unit,
             float(self.duration_amount), self.same_day_cutoff, self.legal_basis,
-            self.pause_policy, self.pause_policy_basis,
+            self.pause_policy, self.pause_policy_basis, self.fees,
             tuple((s.name, s.role, float(s.budget_hours)) for s in self.steps),
         )
         theirs = (
             procedure.name_vi, procedure.name_en, procedure.field, procedure.level,
             procedure.duration_unit, float(procedure.duration_amount), procedure.same_day_cutoff,
             procedure.legal_basis, procedure.pause_policy, procedure.pause_policy_basis,
+            procedure.fees,
             tuple((s.name, s.role, float(s.budget_hours)) for s in procedure.steps),
         )
         return mine != theirs
@@ -113,6 +126,14 @@ def steps_over_duration(duration_unit: str, duration_amount: float, budgets: lis
     if total > limit + 1e-9:
         return f"step budgets sum to {total:g} h, more than the duration ({limit:g} h)"
     return None
+
+
+def _parse_documents(raw: str, line: int) -> tuple[DocumentSpec, ...]:
+    try:
+        items = clean_documents(parse_document_lines("\n".join(raw.split(";")), "documents"))
+    except ValidationError as exc:
+        raise _error(line, "documents", exc.message("en")) from None
+    return tuple(DocumentSpec(item["name"], item["form"], item["count"]) for item in items)
 
 
 def _parse_row(row: dict[str, str | None], line: int) -> ProcedureSpec:
@@ -166,6 +187,8 @@ def _parse_row(row: dict[str, str | None], line: int) -> ProcedureSpec:
         pause_policy=policy,
         pause_policy_basis=text("pause_policy_basis", max_length=2000),
         steps=steps,
+        fees=text("fees", max_length=500),
+        documents=_parse_documents(text("documents", max_length=20000) or "", line),
     )
 
 
@@ -212,12 +235,15 @@ class LoadReport:
     created: tuple[str, ...]
     new_versions: tuple[str, ...]
     unchanged: tuple[str, ...]
+    checklists: tuple[str, ...] = ()  # codes whose document checklist the file set or changed
 
 
 def load_catalogue(session: Session, data: bytes | str) -> LoadReport:
     specs = parse_catalogue(data)
-    created, versioned, unchanged = [], [], []
+    created, versioned, unchanged, checklists = [], [], [], []
     for spec in specs:
+        if spec.documents and _set_checklist(session, spec):
+            checklists.append(spec.code)
         current = session.scalar(
             select(Procedure)
             .where(Procedure.code == spec.code)
@@ -247,6 +273,7 @@ def load_catalogue(session: Session, data: bytes | str) -> LoadReport:
                 legal_basis=spec.legal_basis,
                 pause_policy=spec.pause_policy,
                 pause_policy_basis=spec.pause_policy_basis,
+                fees=spec.fees,
                 active=True,
                 created_at=clock.now(),
                 steps=[
@@ -256,7 +283,25 @@ def load_catalogue(session: Session, data: bytes | str) -> LoadReport:
             )
         )
     session.flush()
-    return LoadReport(tuple(created), tuple(versioned), tuple(unchanged))
+    return LoadReport(tuple(created), tuple(versioned), tuple(unchanged), tuple(checklists))
+
+
+def _set_checklist(session: Session, spec: ProcedureSpec) -> bool:
+    """Replace the code's checklist by the file's, unless it is that already (then an
+    administrator's unchanged checklist is not rewritten at every load)."""
+    current = session.scalars(
+        select(ProcedureDocument)
+        .where(ProcedureDocument.procedure_code == spec.code)
+        .order_by(ProcedureDocument.position)
+    ).all()
+    if [(d.name, d.form, d.count) for d in current] == [(d.name, d.form, d.count) for d in spec.documents]:
+        return False
+    session.execute(delete(ProcedureDocument).where(ProcedureDocument.procedure_code == spec.code))
+    session.add_all(
+        ProcedureDocument(procedure_code=spec.code, position=i, name=d.name, form=d.form, count=d.count)
+        for i, d in enumerate(spec.documents, start=1)
+    )
+    return True
 
 
 def load_catalogue_file(session: Session, path: str | Path) -> LoadReport:

@@ -29,7 +29,7 @@ DOCUMENT_FORM_LABELS = {
     "copy": "Bản sao",
     "certified_copy": "Bản sao chứng thực",
 }
-RETURN_METHODS = {
+RETURN_METHODS = {  # by RESULT_RETURNS; a case without one returns the channel's way
     "in_person": "Trực tiếp tại Bộ phận Một cửa",
     "post": "Qua dịch vụ bưu chính công ích",
     "online": "Trực tuyến (bản điện tử) và tại Bộ phận Một cửa",
@@ -245,8 +245,8 @@ def receipt(case: Case) -> Receipt:
         header=header(case),
         documents=_documents(case.documents),
         appointment=case.original_due_at,
-        return_method=RETURN_METHODS.get(case.channel, RETURN_METHODS["in_person"]),
-        fees=None,  # the catalogue holds no fees yet: the form leaves the line to fill in
+        return_method=RETURN_METHODS.get(case.result_return or case.channel, RETURN_METHODS["in_person"]),
+        fees=case.procedure.fees,  # None: the form leaves the line to fill in
         case_book_entry=case.receipt_code,
         received_by=first.owner.full_name if first is not None else "",
     )

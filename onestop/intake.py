@@ -32,6 +32,8 @@ class ProcedureDocument(Base):
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(300))
     form: Mapped[str] = mapped_column(String(16), default="original")
+    # How many the applicant usually hands in; the desk can change it at intake.
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     __table_args__ = (
         UniqueConstraint("procedure_code", "position"),
@@ -110,12 +112,15 @@ def checklist(session: Session, procedure_code: str) -> list[ProcedureDocument]:
 
 
 def set_checklist(session: Session, procedure_code: str, documents: object) -> list[ProcedureDocument]:
-    """Replace a procedure's checklist (names and forms; counts are given at intake)."""
+    """Replace a procedure's checklist: names, forms and the usual counts."""
     find_procedure(session, procedure_code)
     items = clean_documents(documents)
     session.execute(delete(ProcedureDocument).where(ProcedureDocument.procedure_code == procedure_code))
     rows = [
-        ProcedureDocument(procedure_code=procedure_code, position=i, name=item["name"], form=item["form"])
+        ProcedureDocument(
+            procedure_code=procedure_code, position=i, name=item["name"], form=item["form"],
+            count=item["count"],
+        )
         for i, item in enumerate(items, start=1)
     ]
     session.add_all(rows)

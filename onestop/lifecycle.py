@@ -29,6 +29,7 @@ from onestop.i18n import STATUS_LABELS, label
 from onestop.models import (
     CHANNELS,
     OPEN_STATUSES,
+    RESULT_RETURNS,
     Case,
     CaseEvent,
     Extension,
@@ -392,20 +393,25 @@ def register_online(
 def receive(
     session: Session, actor: Officer, *, unit_code: str, procedure_code: str,
     applicant: Applicant | dict, channel: str = "in_person", documents: object = None,
+    result_return: str | None = None,
 ) -> Case:
-    """Receive a complete dossier at the desk (form 01): the clock starts, step 1 is the actor's."""
+    """Receive a complete dossier at the desk (form 01): the clock starts, step 1 is the actor's.
+    The result goes back as `result_return` says (RESULT_RETURNS), by default the channel's way."""
     calendar = work_calendar(session)
     unit = find_unit(session, unit_code)
     if not is_desk_for(actor, unit):
         raise PermissionDenied("role_required", role="desk", unit=unit.code)
+    if result_return is not None and result_return not in RESULT_RETURNS:
+        raise ValidationError("invalid_value", field="result_return", detail=", ".join(RESULT_RETURNS))
     case = _new_case(
         session, unit=unit, procedure_code=procedure_code, applicant=applicant,
         channel=channel, documents=documents, status="received", calendar=calendar,
     )
+    case.result_return = result_return or channel
     # The clock starts before the first insert, so the case and its first step go in together.
     _start_clock(session, case, actor, calendar)
     _flush(session, case)
-    _record(session, case, "received", actor, due_at=case.due_at)
+    _record(session, case, "received", actor, due_at=case.due_at, result_return=case.result_return)
     _flush(session, case)
     return case
 

@@ -33,6 +33,8 @@ UNIT_KINDS = ("province", "commune", "ward", "special_zone", "centre", "departme
 # dashboard_viewer: reads the dashboards of its unit and below (granted, read-only).
 BUILTIN_ROLES = ("desk", "unit_head", "chair", "admin", "inspector", "dashboard_viewer")
 CHANNELS = ("in_person", "online", "post")
+# How the result goes back to the applicant (form 01): at the desk, by post, or online.
+RESULT_RETURNS = ("in_person", "post", "online")
 DURATION_UNITS = ("working_days", "working_hours", "same_day", "calendar_days")
 PAUSE_POLICIES = ("extend", "restart")
 PAUSE_REASONS = ("supplement", "financial_obligation")
@@ -168,6 +170,8 @@ class Procedure(Base):
     legal_basis: Mapped[str | None] = mapped_column(Text)
     pause_policy: Mapped[str] = mapped_column(String(16), default="extend")
     pause_policy_basis: Mapped[str | None] = mapped_column(Text)
+    # Fees and charges as the published procedure words them ("Miễn phí", "8.000 đồng/bản").
+    fees: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -252,6 +256,8 @@ class Case(Base):
     applicant_address: Mapped[str | None] = mapped_column(String(500))
     applicant_email: Mapped[str | None] = mapped_column(String(254))
     channel: Mapped[str] = mapped_column(String(16))
+    # Chosen at intake (RESULT_RETURNS); None on older cases: the channel's own way.
+    result_return: Mapped[str | None] = mapped_column(String(16))
     documents: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(32), index=True)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)

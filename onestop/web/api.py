@@ -33,6 +33,7 @@ from onestop.errors import NotFound, OnestopError, PermissionDenied, ValidationE
 from onestop.i18n import DEFAULT_LANGUAGE, LANGUAGES, STATUS_LABELS, label, translate
 from onestop.models import (
     CHANNELS,
+    RESULT_RETURNS,
     STATUS_CODES,
     Case,
     Officer,
@@ -490,6 +491,7 @@ RECEIVE_FIELDS: dict[str, Parser] = {
     "procedure_code": text(32),
     "applicant": _applicant,
     "channel": _choice(*CHANNELS),
+    "result_return": _choice(*RESULT_RETURNS),
     "documents": _documents,
     "unit": text(32),
 }
@@ -523,6 +525,7 @@ def receive_case():
         applicant=body["applicant"],
         channel=body["channel"] or "in_person",
         documents=body["documents"],
+        result_return=body["result_return"],
     )
     _commit()
     response = _case_response(case, 201)

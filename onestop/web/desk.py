@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from onestop import lifecycle
 from onestop.errors import OnestopError, ValidationError
-from onestop.forms import DOCUMENT_FORM_LABELS
+from onestop.forms import DOCUMENT_FORM_LABELS, RETURN_METHODS
 from onestop.intake import (
     DOCUMENT_FORMS,
     checklist,
@@ -16,7 +16,7 @@ from onestop.intake import (
     receiving_units,
     search_procedures,
 )
-from onestop.models import CHANNELS, Case
+from onestop.models import CHANNELS, RESULT_RETURNS, Case
 from onestop.validation import Applicant
 from onestop.web import db_session
 from onestop.web.auth import role_required
@@ -65,6 +65,8 @@ def _form_page(procedure, values: dict, status: int = 200):
         checklist=checklist(session, procedure.code),
         units=receiving_units(officer),
         channels=CHANNELS,
+        result_returns=RESULT_RETURNS,
+        result_return_labels=RETURN_METHODS,
         document_forms=DOCUMENT_FORMS,
         document_form_labels=DOCUMENT_FORM_LABELS,
         values=values,
@@ -133,7 +135,9 @@ def intake_submit(procedure_code: str):
             "channel": form.get("channel") or "in_person", "documents": received,
         }
         if outcome == "receive":
-            case = lifecycle.receive(session, officer, **intake)
+            # Empty: the result goes back the way the dossier came (the channel).
+            result_return = form.get("result_return") or None
+            case = lifecycle.receive(session, officer, result_return=result_return, **intake)
             number, message = "01", translate("Đã tiếp nhận hồ sơ {code}.", code=case.receipt_code)
         elif outcome == "guide":
             case = lifecycle.guide_to_complete(session, officer, missing, form.get("reason"), **intake)

@@ -229,6 +229,11 @@ OPENAPI: dict[str, Any] = {
                             "applicant": _ref("Applicant"),
                             "channel": {"enum": ["in_person", "online", "post"],
                                         "default": "in_person"},
+                            "result_return": {
+                                "enum": ["in_person", "post", "online"],
+                                "description": "how the result goes back to the applicant "
+                                               "(form 01); default: the channel's way",
+                            },
                             "documents": DOCUMENTS,
                             "unit": {"type": "string", "description":
                                      "receiving unit code; default: the unit the desk serves"},

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from onestop.catalogue import bundled_catalogue, load_catalogue, parse_catalogue
 from onestop.clock import frozen_at
 from onestop.errors import ValidationError
+from onestop.intake import checklist, set_checklist
 from onestop.models import Procedure
 from tests.conftest import vn
 
@@ -71,3 +72,68 @@ def test_reloading_changed_terms_creates_a_new_version_and_keeps_the_old(session
         .where(Procedure.code == "HT-KS").order_by(Procedure.version)
     ).all()
     assert [(v, a, c.hour) for v, a, c in versions] == [(1, False, 15), (2, True, 16)]
+
+
+# --- fees and document checklists -------------------------------------------------------------
+
+def test_the_bundled_catalogue_ships_fees_and_a_checklist_for_every_procedure():
+    specs = {s.code: s for s in parse_catalogue(bundled_catalogue())}
+    assert all(spec.documents for spec in specs.values())
+    birth = specs["HT-KS"]
+    assert [(d.name, d.form, d.count) for d in birth.documents] == [
+        ("Tờ khai đăng ký khai sinh", "original", 1), ("Giấy chứng sinh", "original", 1),
+    ]
+    assert birth.fees.startswith("Miễn lệ phí")
+    assert specs["CT-CK"].fees.startswith("10.000 đồng")
+    assert ("Bản vẽ thiết kế xây dựng", "original", 2) in [
+        (d.name, d.form, d.count) for d in specs["XD-GPXD"].documents
+    ]
+    assert specs["HT-XNHN"].fees is None  # set by each province: left for the desk to fill in
+
+
+WITH_EXTRAS = HEADER.rstrip("\n") + ",fees,documents\n"
+BIRTH = GOOD.rstrip("\n") + ',Miễn lệ phí,"Tờ khai|bản chính|1;Giấy chứng sinh|bản chính;CCCD của cha, mẹ|bản sao|2"\n'
+
+
+def test_loading_sets_the_fees_and_the_checklist_with_forms_and_counts(session):
+    with frozen_at(vn(2026, 3, 1, 9, 0)):
+        report = load_catalogue(session, WITH_EXTRAS + BIRTH)
+    assert report.checklists == ("HT-KS",)
+    assert session.scalar(sa.select(Procedure.fees)) == "Miễn lệ phí"
+    assert [(d.position, d.name, d.form, d.count) for d in checklist(session, "HT-KS")] == [
+        (1, "Tờ khai", "original", 1), (2, "Giấy chứng sinh", "original", 1),
+        (3, "CCCD của cha, mẹ", "copy", 2),
+    ]
+
+
+def test_an_unchanged_checklist_is_left_alone_and_an_empty_cell_keeps_the_administrators(session):
+    with frozen_at(vn(2026, 3, 1, 9, 0)):
+        load_catalogue(session, WITH_EXTRAS + BIRTH)
+        again = load_catalogue(session, WITH_EXTRAS + BIRTH)
+        set_checklist(session, "HT-KS", [{"name": "Tờ khai của xã", "form": "original"}])
+        without = load_catalogue(session, WITH_EXTRAS + GOOD.rstrip("\n") + ",Miễn lệ phí,\n")
+        old_file = load_catalogue(session, HEADER + GOOD)  # no fees, no documents columns
+    assert (again.checklists, again.unchanged) == ((), ("HT-KS",))
+    assert (without.checklists, without.unchanged) == ((), ("HT-KS",))
+    assert [d.name for d in checklist(session, "HT-KS")] == ["Tờ khai của xã"]
+    assert old_file.new_versions == ("HT-KS",)  # the fees went: new terms, a new version
+    assert session.scalar(sa.select(Procedure.fees).where(Procedure.active.is_(True))) is None
+
+
+def test_changed_fees_make_a_new_version(session):
+    with frozen_at(vn(2026, 3, 1, 9, 0)):
+        load_catalogue(session, WITH_EXTRAS + BIRTH)
+        changed = load_catalogue(session, WITH_EXTRAS + BIRTH.replace("Miễn lệ phí", "8.000 đồng/bản"))
+    assert changed.new_versions == ("HT-KS",)
+
+
+@pytest.mark.parametrize("documents", [
+    "Tờ khai|photo|1", "Tờ khai|bản chính|0", "Tờ khai|bản chính|x", "|bản chính|1",
+    "Tờ khai|bản chính|1|thừa", "x" * 301,
+])
+def test_a_bad_checklist_names_its_line_and_column_and_loads_nothing(session, documents):
+    with frozen_at(vn(2026, 3, 1, 9, 0)), pytest.raises(ValidationError) as refused:
+        load_catalogue(session, WITH_EXTRAS + BIRTH + GOOD.replace("HT-KS", "HT-KH").rstrip("\n") + f',,"{documents}"\n')
+    assert (refused.value.params["line"], refused.value.params["column"]) == (3, "documents")
+    assert session.scalar(sa.select(sa.func.count()).select_from(Procedure)) == 0
+    assert checklist(session, "HT-KS") == []

@@ -113,6 +113,17 @@ def test_receive_returns_the_new_case_with_its_appointment_and_first_step(api, c
     assert case["documents"] == [{"name": "Tờ khai", "form": "original", "count": 1}]
 
 
+def test_receive_takes_how_the_result_is_returned_by_default_the_channels_way(api, clock):
+    chosen = api.post("/cases", json={**RECEIVE, "result_return": "post"})
+    default = api.post("/cases", json={**RECEIVE, "channel": "online"})
+    assert chosen.status_code == default.status_code == 201
+    engine = make_engine(api.database_url)
+    with Session(engine) as session:
+        ways = session.scalars(select(Case.result_return).order_by(Case.id)).all()
+    engine.dispose()
+    assert ways == ["post", "online"]
+
+
 def test_get_returns_the_case_and_masks_personal_numbers_for_readers_who_do_not_work_it(api, clock):
     code = api.receive()["receipt_code"]
     mine = api.get(f"/cases/{code}").get_json()
@@ -534,6 +545,8 @@ def test_malformed_bodies_are_refused_clearly(api, clock, body, status, code):
     ({"applicant": {**APPLICANT, "name": "Hoa\ud800"}}, "invalid_value"),
     ({"applicant": {**APPLICANT, "name": "x" * 900_000}}, "too_long"),
     ({"channel": "pigeon"}, "invalid_value"),
+    ({"result_return": "pigeon"}, "invalid_value"),
+    ({"result_return": True}, "invalid_value"),
     ({"documents": "Tờ khai"}, "invalid_value"),
     ({"documents": [{"name": "Tờ khai", "count": True}]}, "invalid_value"),
     ({"procedure_code": "HT\u0000XNHN"}, "invalid_value"),

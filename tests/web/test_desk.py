@@ -82,6 +82,30 @@ def test_intake_form_lists_the_procedure_checklist(desk):
     assert 'name="outcome" value="receive"' in page
 
 
+def test_intake_offers_the_result_return_and_the_checklist_counts(desk):
+    page = text(desk.get("/desk/intake/XD-GPXD"))  # the bundled catalogue's checklist
+    assert '<select name="result_return">' in page
+    assert "Qua dịch vụ bưu chính công ích" in page
+    assert "Bản vẽ thiết kế xây dựng" in page and 'name="doc_3_count" type="number" min="1" max="999" value="2"' in page
+    assert "Phí, lệ phí" not in page  # no fees in the catalogue: nothing to show
+    assert "Phí, lệ phí: 10.000 đồng/trường hợp" in text(desk.get("/desk/intake/CT-CK"))
+
+
+def test_the_desk_chooses_how_the_result_is_returned_and_form_01_says_so(desk, world):
+    with frozen_at(AT):
+        by_post = desk.post("/desk/intake/HT-XNHN", data=_intake(result_return="post"))
+        by_channel = desk.post("/desk/intake/HT-XNHN", data=_intake(channel="online", result_return=""))
+    assert by_post.status_code == by_channel.status_code == 303
+    first, second = _cases(world)
+    assert (first.result_return, second.result_return) == ("post", "online")
+    assert first.events[0].data["result_return"] == "post"
+    receipt = text(desk.get(by_post.headers["Location"]))
+    assert "Qua dịch vụ bưu chính công ích" in receipt
+    with frozen_at(AT):
+        refused = desk.post("/desk/intake/HT-XNHN", data=_intake(result_return="pigeon"))
+    assert refused.status_code == 422 and len(_cases(world)) == 2
+
+
 def test_receiving_starts_the_clock_and_prints_the_receipt(desk, world):
     with frozen_at(AT):
         response = desk.post("/desk/intake/HT-XNHN", data=_intake())

@@ -45,8 +45,22 @@ def test_receipt_carries_the_fields_of_form_01(world):
     assert receipt.header.received_at == vn(2026, 3, 2, 8, 0)
     assert receipt.appointment == vn(2026, 3, 4, 17, 0)
     assert receipt.return_method == "Trực tiếp tại Bộ phận Một cửa"
+    assert receipt.fees is None  # HT-XNHN's fees are the province's: the line is left to fill in
     assert receipt.case_book_entry == case.receipt_code
     assert receipt.received_by == "Trần Văn An"
+
+
+def test_receipt_prints_the_chosen_return_and_the_catalogues_fees(world):
+    with frozen_at(vn(2026, 3, 2, 8, 0)):
+        case = lifecycle.receive(
+            world.session, world.desk, unit_code="XA-MP", procedure_code="CT-CK",
+            applicant={"name": "Lê Thị Lan"}, channel="in_person", result_return="post",
+        )
+    receipt = forms.receipt(case)
+    assert receipt.return_method == "Qua dịch vụ bưu chính công ích"
+    assert receipt.fees == "10.000 đồng/trường hợp (Thông tư 226/2016/TT-BTC)"
+    case.result_return = None  # a case received before the choice existed: the channel's way
+    assert forms.receipt(case).return_method == "Trực tiếp tại Bộ phận Một cửa"
 
 
 def test_supplement_request_at_intake_lists_the_missing_documents(world):
