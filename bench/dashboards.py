@@ -12,6 +12,8 @@ Targets (issue 5): p95 under 300 ms and figure payload under 300 KB per page, at
 
     python -m bench dashboards                         # 20k cases
     python -m bench dashboards -- --cases 1000000      # the real run
+    python -m bench dashboards -- --cases 1000000 --keep   # keep the database, then
+    python -m bench dashboards -- --url URL            # measure it again (no seed)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import re
 import statistics
 import time
+from contextlib import contextmanager
 from datetime import datetime
 
 from bench.seed import AS_OF, load, machine, postgres_database, run_child
@@ -121,6 +124,15 @@ def _measure(url: str, now: datetime, username: str, pages, repeat: int) -> list
     return out
 
 
+@contextmanager
+def _database(opts):
+    if opts.url:
+        yield opts.url
+    else:
+        with postgres_database("onestop_bench_dash", keep=opts.keep) as url:
+            yield url
+
+
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench dashboards", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,15 +141,23 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=20, help="timed requests per page")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the seeded database (its URL is printed) for --url")
+    parser.add_argument("--url", help="measure an already seeded database (from --keep) again")
     opts = parser.parse_args(argv)
     now = datetime.fromisoformat(AS_OF)
     print(f"{machine()}; {load()}")
-    with postgres_database("onestop_bench_dash") as url:
-        seconds, _rss, output = run_child(
-            ["seed", "--synthetic", "--cases", str(opts.cases), "--communes", str(opts.communes),
-             "--months", str(opts.months), "--seed", "2026", "--as-of", AS_OF], url,
-        )
-        print(f"seeded {opts.cases:,} cases in {seconds:.1f} s; {output.strip().splitlines()[0]}")
+    with _database(opts) as url:
+        if not opts.url:
+            seconds, _rss, output = run_child(
+                ["seed", "--synthetic", "--cases", str(opts.cases), "--communes",
+                 str(opts.communes), "--months", str(opts.months), "--seed", "2026",
+                 "--as-of", AS_OF], url,
+            )
+            print(f"seeded {opts.cases:,} cases in {seconds:.1f} s; "
+                  f"{output.strip().splitlines()[0]}")
+        if opts.keep:
+            print(f"kept: --url {url}")
         refreshed, commune, chair, officer = _prepare(url, now)
         print(f"snapshots (refresh_metrics full): {refreshed:.1f} s")
         met = True
