@@ -568,3 +568,27 @@ def test_sqlite_and_postgresql_agree_row_for_row(tmp_path, sqlite_template, post
     assert dumps[0] == dumps[1]
     assert reports[0] == reports[1]
     assert len(dumps[0]["metric_case_days"]) >= 16 and len(dumps[0]["metric_step_days"]) >= 40
+
+
+def test_a_full_refresh_and_the_first_refresh_of_a_day_analyze_the_snapshots(
+    session, world, backend
+):
+    """The dashboards read the snapshots by day range; without statistics PostgreSQL plans for
+    a handful of rows (nested loops, sorts on disk) where there are a hundred thousand."""
+    analyzed = []
+    real = metrics.analyze_snapshots
+    metrics.analyze_snapshots = lambda s: (analyzed.append(True), real(s))
+    try:
+        build_week(session, world)
+        refresh_at(session, vn(2026, 3, 10, 12, 0), full=True)
+        assert len(analyzed) == 1
+        refresh_at(session, vn(2026, 3, 10, 12, 15))  # the same day: autovacuum's job
+        assert len(analyzed) == 1
+        refresh_at(session, vn(2026, 3, 11, 8, 0))  # a new day past the histogram
+        assert len(analyzed) == 2
+    finally:
+        metrics.analyze_snapshots = real
+    if backend == "postgresql":
+        tuples = session.scalar(sa.text(
+            "SELECT reltuples FROM pg_class WHERE oid = 'metric_step_days'::regclass"))
+        assert tuples > 0  # -1: never analyzed
