@@ -1,4 +1,5 @@
-"""Tamper evidence for the case history: each event's hash chains to the previous one."""
+"""Tamper evidence for the case history (each event's hash chains to the previous one), and the
+trail of administrators' changes to what the cases rest on: units, procedures, the calendar."""
 
 from __future__ import annotations
 
@@ -8,10 +9,40 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, ForeignKey, String, Text, exists, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from onestop.models import Case, CaseEvent, Unit
+from onestop import clock
+from onestop.db import Base, UTCDateTime
+from onestop.models import Case, CaseEvent, Officer, Unit
+
+
+class AdminAction(Base):
+    """One administrator's change, append-only: who (None: the command line), what, on which
+    record, why, and what the record was before and after."""
+
+    __tablename__ = "admin_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+def record_admin_action(
+    session: Session, action: str, target: str, *, by: Officer | None = None,
+    reason: str | None = None, **details: Any,
+) -> AdminAction:
+    """Add an entry to the administrators' trail (in the caller's transaction)."""
+    entry = AdminAction(
+        at=clock.now(), actor_id=by.id if by else None, action=action, target=target,
+        reason=reason, details=json.loads(json.dumps(details, default=str)),
+    )
+    session.add(entry)
+    return entry
 
 
 def event_hash(

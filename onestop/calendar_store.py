@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from onestop import clock
 from onestop.calendar import WorkCalendar
-from onestop.errors import ValidationError
+from onestop.audit import record_admin_action
+from onestop.errors import NotFound, ValidationError
 from onestop.models import CalendarException, Officer
 from onestop.validation import clean_text
 
@@ -50,4 +51,34 @@ def add_calendar_exception(
     )
     session.add(row)
     session.flush()
+    record_admin_action(
+        session, f"calendar_{kind}_added", day.isoformat(), by=by, reason=reference
+    )
     return row
+
+
+def remove_calendar_exception(
+    session: Session, day: date, reason: str | None, by: Officer | None = None
+) -> CalendarException:
+    """Remove a day off or working day recorded in error, with the reason; the trail keeps what
+    it was. The caller re-projects open cases' due instants, as after an addition."""
+    why = clean_text(reason, "reason", max_length=500, required=True)
+    row = session.scalar(select(CalendarException).where(CalendarException.day == day))
+    if row is None:
+        raise NotFound("calendar_exception_not_found", day=f"{day:%d/%m/%Y}")
+    record_admin_action(
+        session, f"calendar_{row.kind}_removed", day.isoformat(), by=by, reason=why,
+        legal_reference=row.legal_reference, recorded_at=row.created_at,
+        recorded_by_id=row.created_by_id,
+    )
+    session.delete(row)
+    session.flush()
+    return row
+
+
+def calendar_change_reason(day: date, kind: str, detail: str, *, removed: bool = False) -> str:
+    """The reason written into each re-projected case's history."""
+    what = "day off" if kind == "day_off" else "working day"
+    if removed:
+        return f"Calendar change: {what} {day:%d/%m/%Y} removed ({detail})"
+    return f"Calendar change: {what} {day:%d/%m/%Y} ({detail})"

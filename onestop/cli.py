@@ -255,6 +255,25 @@ def calendar_add_working_day(session, day, reference) -> None:
     _add_exception(session, day, reference, "working_day")
 
 
+@calendar.command("remove")
+@click.argument("day")
+@click.option("--reason", required=True, help="why the day off or working day is removed")
+@domain_command
+def calendar_remove(session, day, reason) -> None:
+    """Remove a day off or working day recorded in error; re-projects open cases."""
+    from onestop.calendar_store import calendar_change_reason, remove_calendar_exception
+    from onestop.deadlines import reproject_open_cases
+
+    parsed = _parse_date(day, "DAY")
+    assert parsed
+    row = remove_calendar_exception(session, parsed, reason)
+    changed = reproject_open_cases(
+        session, calendar_change_reason(parsed, row.kind, reason.strip(), removed=True)
+    )
+    label = "day off" if row.kind == "day_off" else "working day"
+    click.echo(f"{label} {parsed:%d/%m/%Y} removed; {changed} open case(s) got a new due instant")
+
+
 # --- audit -----------------------------------------------------------------------------------
 
 @main.group()

@@ -138,6 +138,25 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Kỳ báo cáo không hợp lệ: ngày kết thúc {end} trước ngày bắt đầu {start}.",
         "en": "Invalid period: the end {end} is before the start {start}.",
     },
+    "unit_still_in_use": {
+        "vi": "Không thể đóng đơn vị {code}: còn {cases} hồ sơ đang giải quyết, {roles} vai trò của "
+              "cán bộ đang hoạt động và {units} đơn vị trực thuộc còn hiệu lực. Chuyển hoặc kết thúc "
+              "chúng trước.",
+        "en": "Unit {code} cannot be closed: it still has {cases} open case(s), {roles} role(s) of "
+              "active officers and {units} unit(s) below it in force. Move or end them first.",
+    },
+    "process_unchanged": {
+        "vi": "Quy trình của thủ tục {code} không thay đổi; không tạo phiên bản mới.",
+        "en": "The process of procedure {code} is unchanged; no new version was made.",
+    },
+    "step_line": {
+        "vi": "Bước {line}: {detail}",
+        "en": "Step {line}: {detail}",
+    },
+    "calendar_exception_not_found": {
+        "vi": "Lịch không có ngày ngoại lệ {day}.",
+        "en": "The calendar has no exception on {day}.",
+    },
     "csv_error": {
         "vi": "Dòng {line}, cột «{column}»: {detail}",
         "en": "Line {line}, column “{column}”: {detail}",

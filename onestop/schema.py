@@ -4,6 +4,7 @@ Feature modules that declare tables are imported here so that `metadata` is comp
 """
 
 from onestop import models  # noqa: F401
+from onestop import audit  # noqa: F401
 from onestop import intake  # noqa: F401
 from onestop import tokens  # noqa: F401
 from onestop import escalation, inspections, mail, signals  # noqa: F401

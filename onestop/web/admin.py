@@ -15,7 +15,9 @@ from sqlalchemy import select
 
 from onestop import accounts, lifecycle
 from onestop import admin as admin_ops
-from onestop.calendar_store import add_calendar_exception, work_calendar
+from onestop.calendar_store import (
+    add_calendar_exception, calendar_change_reason, remove_calendar_exception, work_calendar,
+)
 from onestop.catalogue import load_catalogue
 from onestop.errors import OnestopError, PermissionDenied, ValidationError
 from onestop.forms import DOCUMENT_FORM_LABELS
@@ -25,7 +27,7 @@ from onestop.queue import unit_ids_below
 from onestop.validation import parse_local_date
 from onestop.web import db_session
 from onestop.web.auth import role_required
-from onestop.web.shell import current_officer
+from onestop.web.shell import current_officer, error_page
 from onestop.web.ui_text import error_message, translate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -138,6 +140,56 @@ def units_add():
     except OnestopError as exc:
         return _refused(exc, _units_page)
     return _done(translate("Đã thêm đơn vị {code}.", code=unit.code), "admin.units")
+
+
+def _managed_unit(session, code: str) -> Unit:
+    unit = lifecycle.find_unit(session, code)
+    _require_in_scope(session, unit)
+    return unit
+
+
+def _unit_page(code: str) -> str:
+    session = db_session()
+    unit = _managed_unit(session, code)
+    cases, roles, below = admin_ops.unit_open_work(session, unit)
+    return render_template(
+        "admin/unit.html", unit=unit, values=request.form, open_cases=cases, active_roles=roles,
+        units_below=below,
+    )
+
+
+@bp.get("/units/<code>")
+@role_required("admin")
+def unit(code: str):
+    try:
+        return _unit_page(code)
+    except OnestopError as exc:
+        flash(error_message(exc), "error")
+        return redirect(url_for("admin.units"))
+
+
+@bp.post("/units/<code>/<change>")
+@role_required("admin")
+def unit_change(code: str, change: str):
+    session = db_session()
+    try:
+        unit = _managed_unit(session, code)
+        if change == "rename":
+            admin_ops.rename_unit(session, unit.code, request.form.get("name"), by=current_officer())
+            message = translate("Đã đổi tên đơn vị {code}.", code=unit.code)
+        elif change == "close":
+            day = _date(request.form.get("effective_to"), "effective_to", required=True)
+            admin_ops.close_unit(session, unit.code, day, by=current_officer())
+            message = translate("Đã đóng đơn vị {code}; hiệu lực đến ngày {day}.", code=unit.code,
+                                day=f"{day:%d/%m/%Y}")
+        else:
+            return translate("Không có thao tác này."), 404
+    except OnestopError as exc:
+        try:
+            return _refused(exc, _unit_page, code)
+        except OnestopError:  # not a unit this administrator manages: no page to show
+            return error_page(exc.http_status, error_message(exc))
+    return _done(message, "admin.unit", code=code)
 
 
 # --- officers ---------------------------------------------------------------------------------
@@ -295,10 +347,13 @@ def _procedure_page(code: str) -> str:
     procedure = lifecycle.find_procedure(session, code)
     items = checklist(session, code)
     text = "\n".join(f"{i.name} | {DOCUMENT_FORM_LABELS[i.form].lower()}" for i in items)
+    steps_text = "\n".join(
+        f"{s.name} | {s.role} | {s.unit_code or ''} | {s.budget_hours:g}" for s in procedure.steps
+    )
     return render_template(
         "admin/procedure.html", procedure=procedure, checklist=items,
         checklist_text=request.form.get("documents", text), document_forms=DOCUMENT_FORM_LABELS,
-        top=_is_top_admin(current_officer()),
+        steps_text=request.form.get("steps", steps_text), top=_is_top_admin(current_officer()),
     )
 
 
@@ -326,6 +381,26 @@ def procedure_checklist(code: str):
         except OnestopError:
             return redirect(url_for("admin.procedures"))
     return _done(translate("Đã lưu danh mục giấy tờ."), "admin.procedure", code=code)
+
+
+@bp.post("/procedures/<code>/steps")
+@role_required("admin")
+def procedure_steps(code: str):
+    session = db_session()
+    try:
+        _require_top_admin()
+        steps = admin_ops.parse_step_lines(request.form.get("steps"))
+        procedure = admin_ops.change_process(session, code, steps, by=current_officer())
+    except OnestopError as exc:
+        try:
+            return _refused(exc, _procedure_page, code)
+        except OnestopError:
+            return redirect(url_for("admin.procedures"))
+    return _done(
+        translate("Đã lưu quy trình nội bộ: phiên bản {version}; hồ sơ đã tiếp nhận giữ quy trình cũ.",
+                  version=procedure.version),
+        "admin.procedure", code=code,
+    )
 
 
 # --- calendar ---------------------------------------------------------------------------------
@@ -356,14 +431,34 @@ def calendar_add():
         day = _date(form.get("day"), "day", required=True)
         kind = form.get("kind") or ""
         row = add_calendar_exception(session, day, kind, form.get("legal_reference"), by=current_officer())
-        what = "day off" if kind == "day_off" else "working day"
         changed = lifecycle.recompute_due_instants(
-            session, f"Calendar change: {what} {day:%d/%m/%Y} ({row.legal_reference})"
+            session, calendar_change_reason(day, kind, row.legal_reference)
         )
     except OnestopError as exc:
         return _refused(exc, _calendar_page)
     return _done(
         translate("Đã ghi nhận ngày {day}; {n} hồ sơ đang giải quyết có hạn mới.",
                   day=f"{day:%d/%m/%Y}", n=len(changed)),
+        "admin.calendar",
+    )
+
+
+@bp.post("/calendar/<day>/remove")
+@role_required("admin")
+def calendar_remove(day: str):
+    session = db_session()
+    try:
+        _require_top_admin()
+        parsed = _date(day, "day", required=True)
+        reason = request.form.get("reason")
+        row = remove_calendar_exception(session, parsed, reason, by=current_officer())
+        changed = lifecycle.recompute_due_instants(
+            session, calendar_change_reason(parsed, row.kind, (reason or "").strip(), removed=True)
+        )
+    except OnestopError as exc:
+        return _refused(exc, _calendar_page)
+    return _done(
+        translate("Đã bỏ ngày {day} khỏi lịch; {n} hồ sơ đang giải quyết có hạn mới.",
+                  day=f"{parsed:%d/%m/%Y}", n=len(changed)),
         "admin.calendar",
     )

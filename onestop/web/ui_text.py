@@ -171,6 +171,7 @@ FIELD_LABELS = {
     "effective_from": "Hiệu lực từ",
     "effective_to": "Hiệu lực đến",
     "active": "Tài khoản",
+    "steps": "Quy trình nội bộ",
 }
 
 
@@ -527,6 +528,32 @@ EN: dict[str, str] = {
         "Catalogue loaded: {created} new procedure(s), {versions} new version(s), {same} unchanged.",
     "Đã lưu danh mục giấy tờ.": "Checklist saved.",
     "Đã ghi nhận ngày {day}; {n} hồ sơ đang giải quyết có hạn mới.": "Day {day} recorded; {n} open case(s) got a new due instant.",
+    "Bỏ": "Remove",
+    "Bỏ ngày này": "Remove this day",
+    "Bỏ ngày này khỏi lịch? Hạn của mọi hồ sơ đang giải quyết sẽ được tính lại.":
+        "Remove this day from the calendar? Every open case's due instant will be recomputed.",
+    "Đã bỏ ngày {day} khỏi lịch; {n} hồ sơ đang giải quyết có hạn mới.":
+        "Day {day} removed from the calendar; {n} open case(s) got a new due instant.",
+    "Mỗi dòng một bước: «tên bước | vai trò | mã đơn vị (để trống: đơn vị tiếp nhận) | số giờ làm việc»":
+        "One step a line: “step name | role | unit code (empty: the receiving unit) | working hours”",
+    "Lưu tạo một phiên bản mới của thủ tục; hồ sơ đã tiếp nhận giữ quy trình của phiên bản cũ. Tổng thời gian các bước không vượt quá thời hạn giải quyết.":
+        "Saving makes a new version of the procedure; cases already received keep the old version's process. The steps' hours may not exceed the procedure's duration.",
+    "Tạo phiên bản mới của thủ tục với quy trình này?": "Make a new version of the procedure with this process?",
+    "Lưu quy trình": "Save the process",
+    "Đã lưu quy trình nội bộ: phiên bản {version}; hồ sơ đã tiếp nhận giữ quy trình cũ.":
+        "Internal process saved as version {version}; cases already received keep the old process.",
+    "Hồ sơ đang giải quyết": "Open cases",
+    "Vai trò của cán bộ đang hoạt động": "Roles of active officers",
+    "Đơn vị trực thuộc còn hiệu lực": "Units below still in force",
+    "Đơn vị cấp trên": "Parent unit",
+    "Đổi tên": "Rename",
+    "Lưu tên": "Save the name",
+    "Đã đổi tên đơn vị {code}.": "Unit {code} renamed.",
+    "Đóng đơn vị": "Close the unit",
+    "Đóng đơn vị này?": "Close this unit?",
+    "Đã đóng đơn vị {code}; hiệu lực đến ngày {day}.": "Unit {code} closed; in force until {day}.",
+    "Đơn vị đã đóng vẫn giữ hồ sơ và lịch sử. Chỉ đóng được khi không còn hồ sơ đang giải quyết, vai trò của cán bộ đang hoạt động hay đơn vị trực thuộc còn hiệu lực.":
+        "A closed unit keeps its cases and history. It can be closed only when no open case, role of an active officer or unit below in force remains.",
     # stored codes
     "Đăng ký trực tuyến": "Registered online",
     "Đã tiếp nhận hồ sơ": "Received",

@@ -123,6 +123,8 @@ ARGUMENTS = [
     (["calendar", "explain", "--from", "2026-03-01", "--to", "{}"], "date"),
     (["calendar", "add-day-off", "{}", "--reference", "Thông báo 1/TB-BNV"], "date"),
     (["calendar", "add-working-day", "{saturday}", "--reference", "{}"], "text"),
+    (["calendar", "remove", "{}", "--reason", "nhầm ngày"], "date"),
+    (["calendar", "remove", "2026-03-03", "--reason", "{}"], "text"),
     (["audit", "verify", "--unit", "{}"], "code"),
     (["tokens", "create", "{}"], "code"),
     (["tokens", "create", "desk", "--label", "{}"], "text"),

@@ -86,6 +86,19 @@ def test_calendar_exceptions_from_the_cli_show_in_explain(run):
     assert bad.exit_code == 2 and "not a date" in bad.output
 
 
+def test_a_calendar_exception_is_removed_from_the_cli_with_a_reason(run):
+    assert run("calendar", "add-day-off", "2026-03-03", "--reference", "TB 5/TB-UBND").exit_code == 0
+    no_reason = run("calendar", "remove", "2026-03-03", "--reason", " ")
+    assert no_reason.exit_code == 2 and "reason" in no_reason.output
+    unknown = run("calendar", "remove", "2026-03-04", "--reason", "nhầm")
+    assert unknown.exit_code == 2 and "04/03/2026" in unknown.output
+    removed = run("calendar", "remove", "03/03/2026", "--reason", "Thông báo bị thu hồi")
+    assert removed.exit_code == 0, removed.output
+    assert "day off 03/03/2026 removed; 0 open case(s) got a new due instant" in removed.output
+    data = json.loads(run("calendar", "explain", "--from", "03/03/2026", "--to", "03/03/2026", "--format", "json").output)
+    assert data[0]["is_working"] is True
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_console_script_is_installed(database_url, tmp_path):
     script = shutil.which("onestop", path=str(Path(sys.executable).parent))
