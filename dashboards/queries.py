@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import BigInteger, and_, case, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from onestop import clock
@@ -283,6 +283,203 @@ def _day_bounds(calendar, date_from: date, date_to: date) -> tuple[datetime, dat
     start = datetime.combine(date_from, datetime.min.time(), zone)
     end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), zone)
     return start, end
+
+
+# --- laggards ---------------------------------------------------------------------------------
+
+STEP_FLOWS = tuple(n for n in STEP_COLUMNS
+                   if not (n.startswith("open_") or n == "held_cases_overdue"))
+STEP_STOCKS = tuple(n for n in STEP_COLUMNS if n not in STEP_FLOWS)
+
+
+@dataclass
+class Laggards:
+    """Everything the laggards page ranks, from two reads of the snapshots (one of the case
+    days, one of the step days, plus the step stock of the last day) instead of one per
+    ranking. Each list equals what `onestop.metrics` gives for it: `rates_by(by)` ranked for
+    subunits, procedures, steps and officers, `working_days_lost` and `overdue_held` at the
+    period's end."""
+
+    subunits: list[RateRow]
+    procedures: list[RateRow]
+    steps: list[RateRow]
+    officers: list[RateRow]
+    days_lost: list[dict]
+    overdue_held: list[dict]
+
+
+def laggards(session: Session, unit: Unit, date_from: date, date_to: date) -> Laggards:
+    check_period(date_from, date_to)
+    calendar = work_calendar(session)
+    end = min(date_to, clock.now().astimezone(calendar.zone).date())  # clamp_to_today
+    hours = calendar.hours_per_day
+    units = {r.id: (r.parent_id, r.code, r.name)
+             for r in session.execute(select(Unit.id, Unit.parent_id, Unit.code, Unit.name))}
+    below: dict[int | None, list[int]] = {}
+    for uid, (parent, code, _name) in sorted(units.items(), key=lambda kv: kv[1][1]):
+        below.setdefault(parent, []).append(uid)
+
+    def subtree(root: int) -> list[int]:
+        out, stack = [], [root]
+        while stack:
+            out.append(stack.pop())
+            stack.extend(below.get(out[-1], ()))
+        return out
+
+    ids = subtree(unit.id)
+    procedures = {r.id: (r.code, r.name_vi) for r in session.execute(
+        select(Procedure.id, Procedure.code, Procedure.name_vi))}
+    subunits, by_procedure = _case_rankings(session, ids, date_from, end, hours, units, below,
+                                            unit.id, procedures, subtree)
+    steps, officers, lost, held = _step_rankings(session, ids, date_from, end, hours,
+                                                 procedures)
+    return Laggards(subunits, by_procedure, steps, officers, lost, held)
+
+
+def _add(into: list[int], values) -> None:
+    for index, value in enumerate(values):
+        into[index] += int(value or 0)
+
+
+def _case_rankings(session, ids, date_from, end, hours, units, below, root, procedures, subtree):
+    """rates_by "subunit" and "procedure", from one aggregate per (unit, procedure)."""
+    t = CaseDayFigures.__table__
+    names = (*CASE_COLUMNS, "carried_over")
+    query = (
+        select(t.c.unit_id, t.c.procedure_id,
+               *period_columns(t, date_from, end, CASE_COLUMNS, carried=True))
+        .where(t.c.day.between(date_from - timedelta(days=1), end), t.c.unit_id.in_(ids))
+        .group_by(t.c.unit_id, t.c.procedure_id)
+    )
+    per_unit: dict[int, list[int]] = {}
+    per_procedure: dict[tuple[str, str], list[int]] = {}
+    for row in session.execute(query):
+        values = row[2:]
+        _add(per_unit.setdefault(row[0], [0] * len(names)), values)
+        if row[1] in procedures:  # (rates_by joins the procedures)
+            _add(per_procedure.setdefault(procedures[row[1]], [0] * len(names)), values)
+
+    def figures(values: list[int] | None) -> Figures:
+        return Figures(hours_per_day=hours, **dict(zip(names, values or [0] * len(names),
+                                                       strict=True)))
+
+    subunits = []
+    for child in below.get(root, ()):
+        total = [0] * len(names)
+        for member in subtree(child):
+            if member in per_unit:
+                _add(total, per_unit[member])
+        fig = figures(total)
+        if fig.rate_base or fig.received_total:
+            subunits.append(rate_row(units[child][1], units[child][2], fig.on_time_count,
+                                     fig.rate_base, _case_counts(fig)))
+    rows = []
+    for (code, name), values in per_procedure.items():
+        fig = figures(values)
+        rows.append(rate_row(code, name, fig.on_time_count, fig.rate_base, _case_counts(fig)))
+    return ranked(subunits), ranked(rows)
+
+
+def _case_counts(fig: Figures) -> dict[str, int]:
+    return {"received": fig.received_total, "resolved": fig.resolved_total,
+            "late": fig.resolved_late, "in_progress": fig.in_progress_total,
+            "overdue": fig.open_overdue}
+
+
+def _step_rankings(session, ids, date_from, end, hours, procedures):
+    """rates_by "step" and "officer", working_days_lost and overdue_held: the step flows over
+    the period and the stock of its last day, each one statement that sums per (procedure,
+    step, owner) on integer keys once and then per step and per owner from that."""
+    s, o, ps = StepDayFigures.__table__, Officer.__table__, ProcessStep.__table__
+
+    def read(columns, where) -> tuple[dict, dict]:
+        keys = (s.c.procedure_id, s.c.step_position, s.c.owner_id)
+        agg = (select(*keys, *(cast(func.sum(s.c[n]), BigInteger).label(n) for n in columns))
+               .where(where, s.c.unit_id.in_(ids)).group_by(*keys).cte("agg"))
+        sums = [cast(func.sum(agg.c[n]), BigInteger).label(n) for n in columns]
+        per_step = (select(literal(0).label("kind"), agg.c.procedure_id, agg.c.step_position,
+                           null().label("username"), null().label("full_name"), *sums)
+                    .group_by(agg.c.procedure_id, agg.c.step_position))
+        per_owner = (select(literal(1).label("kind"), null(), null(), o.c.username,
+                            o.c.full_name, *sums)
+                     .select_from(agg.join(o, o.c.id == agg.c.owner_id))
+                     .group_by(o.c.username, o.c.full_name))
+        steps, owners = {}, {}
+        for row in session.execute(union_all(per_step, per_owner)):
+            values = [int(v or 0) for v in row[5:]]
+            if row[0] == 0:
+                steps[(row[1], row[2])] = values
+            else:
+                owners[(row[3], row[4])] = values
+        return steps, owners
+
+    step_flows, owner_flows = read(STEP_FLOWS, s.c.day.between(date_from, end))
+    step_stocks, owner_stocks = read(STEP_STOCKS, s.c.day == end)
+    none = [0] * len(STEP_STOCKS)
+    meta = {(r.procedure_id, r.position): (r.name, r.budget_hours) for r in session.execute(
+        select(ps.c.procedure_id, ps.c.position, ps.c.name, ps.c.budget_hours))}
+
+    def counts(flows: list[int], stocks: list[int]) -> dict[str, int]:
+        return {**dict(zip(STEP_FLOWS, flows, strict=True)),
+                **dict(zip(STEP_STOCKS, stocks, strict=True))}
+
+    def step_rate(key: str, label: str, c: dict[str, int]) -> RateRow:
+        on_time = c["finished_early"] + c["finished_on_time"] + c["open_within"]
+        total = on_time + c["finished_late"] + c["open_overdue"]
+        return rate_row(key, label, on_time, total, c)
+
+    # Versions of one procedure share its code: steps are keyed by code and position.
+    by_step: dict[tuple[str, int], dict[str, int]] = {}
+    step_meta: dict[tuple[str, int], list] = {}
+    for (procedure_id, position), flows in step_flows.items():
+        if procedure_id not in procedures:  # (the step rankings join the procedures)
+            continue
+        key = (procedures[procedure_id][0], position)
+        c = counts(flows, step_stocks.get((procedure_id, position), none))
+        into = by_step.setdefault(key, dict.fromkeys(STEP_COLUMNS, 0))
+        for name, value in c.items():
+            into[name] += value
+        name, budget = meta.get((procedure_id, position), (None, None))
+        seen = step_meta.setdefault(key, [None, None])
+        if name is not None and (seen[0] is None or name > seen[0]):
+            seen[0] = name
+        if budget is not None and (seen[1] is None or budget > seen[1]):
+            seen[1] = budget
+
+    steps, lost = [], []
+    day_seconds = hours * 3600
+    for (code, position), c in by_step.items():
+        c = {name: c[name] for name in STEP_COLUMNS}
+        name, budget = step_meta[(code, position)]
+        steps.append(step_rate(f"{code}#{position}", f"{code} – {name or position}", c))
+        finished = c["finished_early"] + c["finished_on_time"] + c["finished_late"]
+        days = (c["overrun_seconds"] + c["open_overrun_seconds"]) / day_seconds
+        lost.append({
+            "procedure": code, "step_position": position, "step": name,
+            "budget_days": round((budget or 0) / (day_seconds / 3600), 3),
+            "finished": finished, "late": c["finished_late"],
+            "average_days_used": (round(c["worked_seconds"] / (finished * day_seconds), 3)
+                                  if finished * day_seconds else None),
+            "days_lost_finished": round(c["overrun_seconds"] / day_seconds, 3),
+            "days_lost_open": round(c["open_overrun_seconds"] / day_seconds, 3),
+            "days_lost": round(days, 3),
+            "held_overdue": c["open_overdue"],
+        })
+    lost.sort(key=lambda r: (-r["days_lost"], r["procedure"], r["step_position"]))
+    officers = []
+    for (username, full_name), flows in owner_flows.items():
+        c = counts(flows, owner_stocks.get((username, full_name), none))
+        officers.append(step_rate(username, full_name, {n: c[n] for n in STEP_COLUMNS}))
+    held = []
+    for (username, full_name), v in owner_stocks.items():
+        c = dict(zip(STEP_STOCKS, v, strict=True))
+        held.append({
+            "username": username, "full_name": full_name,
+            "held": c["open_within"] + c["open_overdue"], "steps_overdue": c["open_overdue"],
+            "cases_overdue": c["held_cases_overdue"], "at_risk": c["open_at_risk"],
+        })
+    held.sort(key=lambda r: (-r["cases_overdue"], -r["steps_overdue"], r["username"]))
+    return ranked(steps), ranked(officers), lost, held
 
 
 # --- heat map ---------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from dashboards.tables import Table, percent, rate_table, xlsx
 from onestop import clock
 from onestop.calendar_store import work_calendar
 from onestop.errors import OnestopError
-from onestop.metrics import overdue_held, rates_by, working_days_lost
 from onestop.models import Officer, Unit
 from onestop.web import db_session, ui_text
 from onestop.web.auth import login_required, role_required
@@ -279,9 +278,11 @@ def _laggards(sel: Selection) -> list[Block]:
     headers = [_t("Tên"), _t("Đúng hạn"), _t("Tổng"), _t("Tỷ lệ"), _t("Cận dưới 95 %"),
                _t("Cận trên 95 %")]
     drill = "dashboards.drill"
-    for by, title in (("subunit", "Đơn vị trực thuộc"), ("procedure", "Thủ tục hành chính"),
-                      ("step", "Bước xử lý"), ("officer", "Cán bộ")):
-        rows = q.ranked(rates_by(session, by, sel.unit.code, sel.start, sel.end))
+    data = q.laggards(session, sel.unit, sel.start, sel.end)
+    for by, title, rows in (("subunit", "Đơn vị trực thuộc", data.subunits),
+                            ("procedure", "Thủ tục hành chính", data.procedures),
+                            ("step", "Bước xử lý", data.steps),
+                            ("officer", "Cán bộ", data.officers)):
         shown = rows[:PAGE_ROWS]  # url_for is not free: links only for the rows on the page
         if by == "subunit":
             links = [sel.url(drill, unit=r.key, procedure=None, step=None, officer=None)
@@ -297,7 +298,7 @@ def _laggards(sel: Selection) -> list[Block]:
         figure = figure_json(fg.ranking_figure(
             rows[:FIGURE_ROWS], _t(title), links[:FIGURE_ROWS], _t)) if rows else None
         blocks.append(Block(figure, table))
-    lost = working_days_lost(session, sel.unit.code, sel.start, sel.end)
+    lost = data.days_lost
     blocks.append(Block(
         figure_json(fg.days_lost_figure(lost, _t)) if lost else None,
         Table("days-lost", _t("Thời gian theo bước so với định mức"),
@@ -308,7 +309,7 @@ def _laggards(sel: Selection) -> list[Block]:
                for r in lost]),
         wide=True,
     ))
-    held = overdue_held(session, sel.unit.code, sel.end)
+    held = data.overdue_held
     links = [_scorecard_url(sel, r["username"]) for r in held[:PAGE_ROWS]]
     blocks.append(Block(
         figure_json(fg.overdue_held_figure(held[:FIGURE_ROWS], [

@@ -147,3 +147,47 @@ def test_the_scorecard_sums_an_officers_steps_with_an_interval(session, world):
     assert card.overdue_held == 1  # the stuck case, overdue as a whole
     assert card.days_lost > 0
     assert card.extensions == 0 and card.findings == {} and card.signs == []
+
+
+LAGGARD_PERIODS = [
+    MARCH, (date(2026, 3, 3), date(2026, 3, 5)), (date(2026, 3, 10), date(2026, 4, 30)),
+    (date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 3, 11), date(2026, 3, 31)),
+]
+
+
+def assert_laggards_equal_metrics(session, code: str, date_from: date, date_to: date) -> None:
+    from onestop.lifecycle import find_unit
+    from onestop.metrics import overdue_held, rates_by, working_days_lost
+
+    data = q.laggards(session, find_unit(session, code), date_from, date_to)
+    for by, rows in (("subunit", data.subunits), ("procedure", data.procedures),
+                     ("step", data.steps), ("officer", data.officers)):
+        assert rows == q.ranked(rates_by(session, by, code, date_from, date_to)), (code, by)
+    assert data.days_lost == working_days_lost(session, code, date_from, date_to), code
+    assert data.overdue_held == overdue_held(session, code, date_to), code
+
+
+@pytest.mark.parametrize("period", LAGGARD_PERIODS, ids=str)
+def test_laggards_in_two_reads_equal_the_six_metrics_rankings(session, world, period):
+    with frozen_at(NOW):
+        for code in ("HN", "XA-MP", "XA-MP-TP", "XA-SD", "HN-VPDK"):
+            assert_laggards_equal_metrics(session, code, *period)
+
+
+def test_laggards_equal_the_metrics_rankings_over_every_kind_of_case(session):
+    """The metrics tests' week (early, late, twice supplemented, withdrawn, paused, carried
+    over, on the hour-based procedure too), ranked on each of its days."""
+    from onestop.catalogue import load_catalogue
+    from tests.domain.test_metrics import HOURS_PROCEDURE, build_week
+
+    with frozen_at(vn(2026, 2, 20, 9, 0)):
+        world = build_world(session)
+        load_catalogue(session, HOURS_PROCEDURE)
+    build_week(session, world)
+    with frozen_at(vn(2026, 3, 10, 12, 0)):
+        refresh_metrics(session, full=True)
+        assert q.laggards(session, world.units["HN"], *MARCH).steps  # not vacuous
+        for day in range(1, 11):
+            for code in ("HN", "XA-MP"):
+                assert_laggards_equal_metrics(session, code, date(2026, 3, day), date(2026, 3, 10))
+                assert_laggards_equal_metrics(session, code, date(2026, 2, 27), date(2026, 3, day))
