@@ -7,7 +7,7 @@ data; the page script follows `customdata` on a click. Rates are drawn in percen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import plotly.graph_objects as go
 
@@ -87,18 +87,23 @@ def classification_counts(figures: Figures) -> list[tuple[str, str, int, str]]:
     return [(key, label, values[key], colour) for key, label, colour in CLASSES]
 
 
-def classification_figure(figures: Figures, t: Translate = _same) -> go.Figure:
+def classification_figure(figures: Figures, t: Translate = _same,
+                          links: Mapping[str, str] | None = None) -> go.Figure:
+    """One bar per class; `links` maps a class key to the list of its cases."""
     counts = classification_counts(figures)
     bar = go.Bar(
         x=[t(label) for _, label, _, _ in counts], y=[n for _, _, n, _ in counts],
         marker={"color": [c for *_, c in counts]}, text=[n for _, _, n, _ in counts],
         textposition="outside", cliponaxis=False,
+        customdata=[links.get(key) for key, *_ in counts] if links is not None else None,
     )
     return _figure([bar], t("Hồ sơ theo phân loại"))
 
 
-def trend_figure(weeks: Sequence[dict], t: Translate = _same) -> go.Figure:
-    """Week by week: the rate with its Wilson interval (a week without cases is a gap)."""
+def trend_figure(weeks: Sequence[dict], t: Translate = _same,
+                 links: Sequence[str] | None = None) -> go.Figure:
+    """Week by week: the rate with its Wilson interval (a week without cases is a gap); a
+    click on a week follows its link (the last item of the point's customdata)."""
     x = [w["week_start"] for w in weeks]
     rate = [_pct(w["on_time_rate"]) for w in weeks]
     pairs = list(zip(rate, weeks, strict=True))
@@ -107,7 +112,8 @@ def trend_figure(weeks: Sequence[dict], t: Translate = _same) -> go.Figure:
     line = go.Scatter(
         x=x, y=rate, mode="lines+markers", line={"color": BLUE}, connectgaps=False,
         error_y={"type": "data", "array": plus, "arrayminus": minus, "color": GREY},
-        customdata=[[w["received"], w["resolved"], w["overdue"]] for w in weeks],
+        customdata=[[w["received"], w["resolved"], w["overdue"],
+                     *([links[i]] if links is not None else [])] for i, w in enumerate(weeks)],
         hovertemplate="%{x}: %{y} %<br>" + t("Đã tiếp nhận") + " %{customdata[0]}, "
         + t("Đã giải quyết") + " %{customdata[1]}, " + t("Quá hạn") + " %{customdata[2]}"
         + "<extra></extra>",
@@ -140,18 +146,20 @@ def ranking_figure(
                    xaxis={"range": [0, 100], "ticksuffix": " %"}, yaxis={"autorange": "reversed"})
 
 
-def days_lost_figure(rows: Sequence[dict], t: Translate = _same, limit: int = 15) -> go.Figure:
+def days_lost_figure(rows: Sequence[dict], t: Translate = _same, limit: int = 15,
+                     links: Sequence[str] | None = None) -> go.Figure:
     """Per step, most days lost first: the average working days used against the budget, and
-    the working days lost past the steps' dues."""
+    the working days lost past the steps' dues; a click on a step's bars follows its link."""
     rows = list(rows)[:limit]
     labels = [f"{r['procedure']} – {r['step'] or r['step_position']}" for r in rows]
+    data = list(links)[:limit] if links is not None else None
     traces = [
         go.Bar(y=labels, x=[r["average_days_used"] or 0 for r in rows], orientation="h",
-               name=t("Trung bình đã dùng (ngày)"), marker={"color": BLUE}),
+               name=t("Trung bình đã dùng (ngày)"), marker={"color": BLUE}, customdata=data),
         go.Bar(y=labels, x=[r["budget_days"] or 0 for r in rows], orientation="h",
-               name=t("Định mức (ngày)"), marker={"color": GREY}),
+               name=t("Định mức (ngày)"), marker={"color": GREY}, customdata=data),
         go.Bar(y=labels, x=[r["days_lost"] for r in rows], orientation="h",
-               name=t("Ngày làm việc bị chậm"), marker={"color": RED}),
+               name=t("Ngày làm việc bị chậm"), marker={"color": RED}, customdata=data),
     ]
     return _figure(traces, t("Thời gian theo bước so với định mức"),
                    height=max(240, 80 + 48 * len(rows)), yaxis={"autorange": "reversed"},
@@ -202,8 +210,10 @@ def heatmap_figure(rows: Sequence, links: Sequence[Sequence[str]] | None = None,
 
 
 def escalation_figure(counts: Sequence, level_label: Callable[[str], str] = _same,
-                      t: Translate = _same) -> go.Figure:
-    """Open escalations by level, stacked by age (`queries.EscalationCount`)."""
+                      t: Translate = _same,
+                      links: Mapping[tuple[str, str], str] | None = None) -> go.Figure:
+    """Open escalations by level, stacked by age (`queries.EscalationCount`); `links` maps
+    (level, age) to the list of those cases."""
     levels = sorted({c.level for c in counts})
     ages = []
     for c in counts:
@@ -213,7 +223,8 @@ def escalation_figure(counts: Sequence, level_label: Callable[[str], str] = _sam
     shades = {"< 1": "#ffe082", "1–3": "#ffb74d", "3–7": "#f4511e", "> 7": "#b71c1c"}
     traces = [
         go.Bar(x=[level_label(lv) for lv in levels], y=[by.get((lv, age), 0) for lv in levels],
-               name=t("{age} ngày").format(age=age), marker={"color": shades.get(age, GREY)})
+               name=t("{age} ngày").format(age=age), marker={"color": shades.get(age, GREY)},
+               customdata=[links.get((lv, age)) for lv in levels] if links is not None else None)
         for age in sorted(ages, key=list(shades).index)
     ]
     return _figure(traces, t("Cảnh báo đang mở theo cấp và tuổi"), barmode="stack",
@@ -221,12 +232,14 @@ def escalation_figure(counts: Sequence, level_label: Callable[[str], str] = _sam
 
 
 def signs_figure(rows: Sequence, sign_label: Callable[[str], str] = _same,
-                 t: Translate = _same) -> go.Figure:
-    """Signs (`queries.SignRow`) counted by sign, most first."""
+                 t: Translate = _same, links: Mapping[str, str] | None = None) -> go.Figure:
+    """Signs (`queries.SignRow`) counted by sign, most first; `links` maps a sign to the list
+    of its occurrences."""
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.sign] = counts.get(r.sign, 0) + 1
     order = sorted(counts, key=lambda s: (-counts[s], s))
     bar = go.Bar(x=[sign_label(s) for s in order], y=[counts[s] for s in order],
-                 marker={"color": AMBER})
+                 marker={"color": AMBER},
+                 customdata=[links.get(s) for s in order] if links is not None else None)
     return _figure([bar], t("Dấu hiệu đùn đẩy, né tránh (tham khảo)"))

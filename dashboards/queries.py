@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from onestop import clock
 from onestop.calendar_store import work_calendar
-from onestop.classification import classify_assignment, classify_case
+from onestop.classification import classify_assignment, classify_case, classify_open_case_at
 from onestop.escalation import Escalation
 from onestop.inspections import InspectionFinding
 from onestop.metrics import (
@@ -38,6 +38,7 @@ from onestop.models import (
     OPEN_STATUSES,
     PAUSED_STATUSES,
     Case,
+    CaseEvent,
     Extension,
     Officer,
     Pause,
@@ -46,6 +47,7 @@ from onestop.models import (
     StepAssignment,
     Unit,
 )
+from onestop.settings import Policy
 from onestop.signals import Signal
 
 OVERDUE_LIST_LIMIT = 100
@@ -275,6 +277,81 @@ def step_cases(
                             state))
     order = {"overdue": 0, "late": 1, "at_risk": 2, "paused": 3}
     out.sort(key=lambda c: (order.get(c.state, 4), c.due_at))
+    return out
+
+
+# The bars of the overview's classification chart (figures.CLASSES): resolved in the period
+# with a verdict, or open at its end in a state.
+CASE_CLASSES = {
+    "resolved_early": "early", "resolved_on_time": "on_time", "resolved_late": "late",
+    "open_within": "within_deadline", "open_at_risk": "at_risk", "open_overdue": "overdue",
+}
+
+
+@dataclass
+class ClassifiedCase:
+    receipt_code: str
+    procedure: str
+    unit: str
+    received_at: datetime
+    due_at: datetime
+    ended_at: datetime | None
+    classification: str  # a CASE_CLASSES key
+
+
+def classified_cases(
+    session: Session, unit_ids: list[int], date_from: date, date_to: date, classification: str,
+    *, procedure: str | None = None, limit: int = CASE_LIST_LIMIT,
+) -> list[ClassifiedCase]:
+    """The cases behind one bar of the classification chart, counted as the snapshots count
+    them: resolved in the period with that verdict, or open at its end (the end of its last
+    day, or now) in that state. SQL narrows to the period and to what the class needs (a late
+    case ended after its due or had a second supplement request); the verdict itself is
+    `onestop.classification`'s. Earliest due first, at most `limit`."""
+    verdict = CASE_CLASSES[classification]
+    calendar = work_calendar(session)
+    start, end = _day_bounds(calendar, date_from, date_to)
+    at = min(clock.now(), end - timedelta(microseconds=1))
+    policy = Policy.from_env()
+    twice = (
+        select(Pause.case_id).where(Pause.reason == "supplement")
+        .group_by(Pause.case_id).having(func.count() > 1)
+    )
+    query = (
+        select(Case).join(Procedure, Procedure.id == Case.procedure_id)
+        .where(Case.unit_id.in_(unit_ids), Case.received_at.is_not(None),
+               Case.due_at.is_not(None))
+        .options(selectinload(Case.procedure), selectinload(Case.unit),
+                 selectinload(Case.pauses))
+        .order_by(Case.due_at, Case.id)
+    )
+    if procedure is not None:
+        query = query.where(Procedure.code == procedure)
+    resolved = classification.startswith("resolved_")
+    if resolved:
+        query = query.where(Case.status.in_(("resolved", "returned")),
+                            Case.ended_at >= start, Case.ended_at < end)
+        if verdict == "early":
+            query = query.where(Case.ended_at < Case.due_at, Case.id.not_in(twice))
+        elif verdict == "late":
+            query = query.where(or_(Case.ended_at > Case.due_at, Case.id.in_(twice)))
+    else:
+        query = query.where(Case.received_at <= at,
+                            or_(Case.ended_at.is_(None), Case.ended_at >= end))
+        if verdict == "overdue":
+            query = query.where(or_(Case.due_at < at, Case.id.in_(twice)))
+        else:
+            query = query.where(Case.id.not_in(twice))
+    out = []
+    for item in session.scalars(query.execution_options(yield_per=500)):
+        state = (classify_case(item, calendar) if resolved
+                 else classify_open_case_at(item, calendar, at, policy))
+        if state != verdict:
+            continue
+        out.append(ClassifiedCase(item.receipt_code, item.procedure.code, item.unit.code,
+                                  item.received_at, item.due_at, item.ended_at, classification))
+        if len(out) >= limit:
+            break
     return out
 
 
@@ -559,10 +636,59 @@ def open_escalations(
     )
     counts: dict[tuple[str, str], int] = {}
     for level, fired_at in session.execute(query):
-        age_days = (now - fired_at).total_seconds() / 86400
-        label = next(lbl for limit, lbl in AGE_BUCKETS if limit is None or age_days < limit)
+        label = _age_bucket(now, fired_at)
         counts[(level, label)] = counts.get((level, label), 0) + 1
     return [EscalationCount(level, age, n) for (level, age), n in sorted(counts.items())]
+
+
+def _age_bucket(now: datetime, fired_at: datetime) -> str:
+    age_days = (now - fired_at).total_seconds() / 86400
+    return next(lbl for limit, lbl in AGE_BUCKETS if limit is None or age_days < limit)
+
+
+@dataclass
+class EscalatedCase:
+    receipt_code: str
+    level: str
+    age: str  # an AGE_BUCKETS label
+    fired_at: datetime
+    step_position: int | None
+    owner: str
+
+
+def escalated_cases(
+    session: Session, unit_ids: list[int], *, level: str | None = None, age: str | None = None,
+    now: datetime | None = None, limit: int = CASE_LIST_LIMIT,
+) -> list[EscalatedCase]:
+    """The open escalations behind `open_escalations`' counts, one row each, optionally of one
+    level and one age bucket; oldest first."""
+    now = now or clock.now()
+    query = (
+        select(Escalation, Case.receipt_code, Officer.full_name)
+        .join(Case, Case.id == Escalation.case_id)
+        .outerjoin(Officer, Officer.id == Escalation.owner_id)
+        .where(Case.unit_id.in_(unit_ids), Case.status.in_(OPEN_STATUSES))
+        .order_by(Escalation.fired_at, Escalation.id)
+        .limit(limit)
+    )
+    if level is not None:
+        query = query.where(Escalation.level == level)
+    if age is not None:
+        lower = 0
+        for upper, label in AGE_BUCKETS:  # age in [lower, upper) days
+            if label == age:
+                query = query.where(Escalation.fired_at <= now - timedelta(days=lower))
+                if upper is not None:
+                    query = query.where(Escalation.fired_at > now - timedelta(days=upper))
+                break
+            lower = upper or lower
+        else:
+            raise ValueError(f"not an age bucket: {age!r}")
+    return [
+        EscalatedCase(code, e.level, _age_bucket(now, e.fired_at), e.fired_at, e.step_position,
+                      owner or "")
+        for e, code, owner in session.execute(query)
+    ]
 
 
 @dataclass
@@ -578,10 +704,11 @@ class SignRow:
 
 def signs(
     session: Session, unit_ids: list[int], date_from: date, date_to: date,
-    officer_id: int | None = None, limit: int = CASE_LIST_LIMIT,
+    officer_id: int | None = None, limit: int = CASE_LIST_LIMIT, sign: str | None = None,
 ) -> list[SignRow]:
     """Stored signs (RULES.md section 8; advisory) of the units' cases or officers over the
-    period, latest first."""
+    period (optionally of one `sign`), latest first. Each evidence event also carries who
+    and which step it moved the case from and to (`_event_details`)."""
     query = (
         select(Signal, Case.receipt_code, Officer.full_name)
         .outerjoin(Case, Case.id == Signal.case_id)
@@ -594,10 +721,46 @@ def signs(
         query = query.where(Signal.officer_id == officer_id)
     else:
         query = query.where(or_(Signal.unit_id.in_(unit_ids), Case.unit_id.in_(unit_ids)))
-    return [
-        SignRow(sig.day, sig.sign, sig.kind, sig.subject, code, name, sig.evidence or {})
+    if sign is not None:
+        query = query.where(Signal.sign == sign)
+    rows = [
+        SignRow(sig.day, sig.sign, sig.kind, sig.subject, code, name, dict(sig.evidence or {}))
         for sig, code, name in session.execute(query)
     ]
+    _event_details(session, rows)
+    return rows
+
+
+def _event_details(session: Session, rows: list[SignRow]) -> None:
+    """Adds to each evidence event (stored as id, seq, kind, at) the officers and steps it
+    moved the case between ("from", "to", "from_step", "to_step"); "from" is the officer who
+    acted unless the event names the previous owner. Copies: the stored evidence is kept."""
+    events = [e for r in rows for e in r.evidence.get("events") or ()
+              if isinstance(e, dict) and isinstance(e.get("id"), int)]
+    if not events:
+        return
+    found = {ev.id: ev for ev in session.scalars(
+        select(CaseEvent).where(CaseEvent.id.in_({e["id"] for e in events}))
+        .options(selectinload(CaseEvent.actor)))}
+    usernames = {ev.data.get(k) for ev in found.values() if isinstance(ev.data, dict)
+                 for k in ("from_owner", "to_owner")} - {None}
+    names = dict(session.execute(
+        select(Officer.username, Officer.full_name).where(Officer.username.in_(usernames))
+    ).all()) if usernames else {}
+    for row in rows:
+        if not isinstance(row.evidence.get("events"), list):
+            continue
+        detailed = []
+        for item in row.evidence["events"]:
+            ev = found.get(item.get("id")) if isinstance(item, dict) else None
+            if ev is not None:
+                data = ev.data if isinstance(ev.data, dict) else {}
+                item = {**item, "from_step": ev.from_step, "to_step": ev.to_step,
+                        "from": names.get(data.get("from_owner"), data.get("from_owner"))
+                        or (ev.actor.full_name if ev.actor else None),
+                        "to": names.get(data.get("to_owner"), data.get("to_owner"))}
+            detailed.append(item)
+        row.evidence["events"] = detailed
 
 
 # --- officer scorecard ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ URL. Access: a chair sees their unit and every unit below it, a unit head their 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -27,7 +27,7 @@ from dashboards.tables import Table, percent, rate_table, xlsx
 from onestop import clock
 from onestop.calendar_store import work_calendar
 from onestop.errors import OnestopError
-from onestop.models import Officer, Unit
+from onestop.models import Officer, Procedure, ProcessStep, Unit
 from onestop.web import db_session, ui_text
 from onestop.web.auth import login_required, role_required
 from onestop.web.shell import current_officer, error_page
@@ -50,6 +50,14 @@ DASHBOARD_CSP = (
     "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+# Filters that narrow a view below the unit and period (query-string names).
+NARROWING = ("procedure", "step", "officer", "class", "level", "age", "sign")
+# Dates outside these are typing mistakes; a period spans at most MAX_PERIOD_DAYS (about 3 years).
+FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2100, 12, 31)
+MAX_PERIOD_DAYS = 3 * 366
+PERIOD_TOO_LONG = ("Khoảng thời gian dài nhất có thể xem là {days} ngày (khoảng 3 năm); khoảng "
+                   "đã chọn dài {asked} ngày. Hãy chọn khoảng ngắn hơn.")
+PERIOD_BACKWARDS = "Ngày bắt đầu ({start}) sau ngày kết thúc ({end}): hãy đổi lại hai ngày."
 # Pages show the worst rows; the Excel export has them all.
 FIGURE_ROWS = 25
 PAGE_ROWS = 50
@@ -70,6 +78,39 @@ SIGNS = {
     "avoiding_decisions": "Né tránh quyết định", "delegating_down": "Giao xuống cấp phó",
     "tampering": "Sửa thời gian đã ghi", "inspection": "Kiểm tra có sai phạm",
 }
+# Evidence facts worth reading (RULES.md section 8), by their key in the stored evidence; ids
+# (holders, inspector, case) are internal and left out.
+EVIDENCE_FIELDS = {
+    "step": "Bước", "position": "Thứ tự bước", "due_at": "Hạn", "ended_at": "Kết thúc",
+    "issued_at": "Ngày xin lỗi, gia hạn", "count": "Số lần", "handovers": "Số lần chuyển",
+    "steps": "Số bước của quy trình", "working_hours": "Số giờ làm việc",
+    "open": "Chưa kết thúc", "shares": "Phần thời hạn đã dùng", "note": "Ghi chú",
+    "code": "Mã hồ sơ",
+}
+EVIDENCE_FIELDS_EN = {
+    "Bước": "Step", "Thứ tự bước": "Step number", "Hạn": "Due", "Kết thúc": "Ended",
+    "Ngày xin lỗi, gia hạn": "Apology issued", "Số lần": "Times",
+    "Số lần chuyển": "Handovers", "Số bước của quy trình": "Steps in the process",
+    "Số giờ làm việc": "Working hours", "Chưa kết thúc": "Still open",
+    "Phần thời hạn đã dùng": "Share of the budget used", "Ghi chú": "Note",
+    "Mã hồ sơ": "Case code",
+}
+EVIDENCE_EVENTS = 12  # events shown per sign; the case page has them all
+SIGN_KINDS = {
+    "sent_back": "Chuyển đi rồi trả lại (A→B→A)", "excess_handovers": "Chuyển nhiều hơn số bước",
+    "over_budget": "Giữ bước quá định mức", "idle": "Không xử lý trong thời gian dài",
+    "repeated_supplement": "Yêu cầu bổ sung nhiều lần", "late_supplement": "Yêu cầu bổ sung muộn",
+    "late_apology": "Xin lỗi sau khi quá hạn", "repeated_apologies": "Xin lỗi nhiều lần",
+    "late_refusal": "Từ chối sau khi hết thời hạn", "delegating_down": "Giao xuống cấp phó",
+    "history_altered": "Tác động vào thời gian đã ghi",
+    "irregular_finding": "Kiểm tra phát hiện sai phạm",
+}
+SIGN_KINDS_EN = (
+    "Sent back (A→B→A)", "More handovers than steps", "Step held past its budget",
+    "No action for a long time", "Repeated supplement requests", "Late supplement request",
+    "Apology after the due date", "Repeated apologies", "Refusal after the full time",
+    "Delegated down to a deputy", "Attempt to alter a recorded time", "Irregular inspection",
+)
 RANKING_NOTE = ("Xếp hạng theo cận trên của khoảng tin cậy 95 % (Wilson): đơn vị ít hồ sơ không "
                 "bị xếp cuối chỉ vì ngẫu nhiên.")
 ADVISORY = "Chỉ để tham khảo: dấu hiệu là gợi ý xem xét, không phải căn cứ xử lý tự động."
@@ -135,6 +176,19 @@ ui_text.EN.update({
     "Bạn không được xem phiếu đánh giá của cán bộ này.":
         "You may not see this officer's scorecard.",
     "Không có cán bộ này.": "No such officer.",
+    "Hồ sơ có cảnh báo đang mở": "Cases with open escalations",
+    "Thời điểm cảnh báo": "Escalated at", "Tiếp nhận": "Received",
+    "Sự kiện": "Events", "bước": "step", "có": "yes", "không": "no",
+    "… và {n} sự kiện nữa": "… and {n} more events",
+    **{vi: en for vi, en in EVIDENCE_FIELDS_EN.items()},
+    **{vi: en for vi, en in zip(SIGN_KINDS.values(), SIGN_KINDS_EN, strict=True)},
+    "Không có cán bộ này: {value}": "No such officer: {value}",
+    "Không có thủ tục này: {value}": "No such procedure: {value}",
+    "Không có bước này: {value}": "No such step: {value}",
+    PERIOD_TOO_LONG: "The longest period that can be shown is {days} days (about 3 years); the "
+                     "chosen one is {asked} days. Please choose a shorter one.",
+    PERIOD_BACKWARDS: "The start date ({start}) is after the end date ({end}): please swap "
+                      "them.",
     "Ngày không hợp lệ: {value}": "Not a date: {value}",
     "Giá trị không hợp lệ: {value}": "Not a valid value: {value}",
     "Không có bảng này.": "No such table.",
@@ -170,12 +224,20 @@ class Selection:
     procedure: str | None = None
     step: int | None = None
     officer: str | None = None
+    classification: str | None = None  # a queries.CASE_CLASSES key: that class's cases
+    level: str | None = None  # an escalation level (LEVELS) and age: those escalated cases
+    age: str | None = None
+    sign: str | None = None  # a sign (SIGNS): its occurrences
     args: dict[str, str] = field(default_factory=dict)
 
     def url(self, endpoint: str, **changes: Any) -> str:
         """This view's URL with some filters changed (None drops one)."""
         args = {**self.args, **changes}
         return url_for(endpoint, **{k: v for k, v in args.items() if v is not None})
+
+    def top(self, endpoint: str) -> str:
+        """`endpoint` for this unit and period, without the narrowing filters."""
+        return self.url(endpoint, **dict.fromkeys(NARROWING))
 
 
 class Refused(Exception):
@@ -198,9 +260,52 @@ def _day(raw: str | None, default: date) -> date:
     if not text:
         return default
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise Refused(422, translate("Ngày không hợp lệ: {value}", value=text)) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise Refused(422, translate("Ngày không hợp lệ: {value}", value=text))
+    return day
+
+
+def _period(start: date, end: date) -> None:
+    """A period runs forwards and spans at most MAX_PERIOD_DAYS: every figure reads one row per
+    day and unit, so an unbounded range would let one request load the server for minutes."""
+    if end < start:
+        raise Refused(422, translate(PERIOD_BACKWARDS, start=f"{start:%d/%m/%Y}",
+                                     end=f"{end:%d/%m/%Y}"))
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise Refused(422, translate(PERIOD_TOO_LONG, days=MAX_PERIOD_DAYS,
+                                     asked=(end - start).days + 1))
+
+
+def _choice(name: str, allowed) -> str | None:
+    """A filter that must be one of `allowed` (absent: None)."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise Refused(422, translate("Giá trị không hợp lệ: {value}", value=raw[:40]))
+    return raw
+
+
+def _check_known(session, sel: Selection) -> None:
+    """A drill-down names a procedure, step and officer that exist: an unknown one is refused
+    with its name, not shown as an empty view."""
+    if sel.procedure is not None and session.scalar(
+        select(Procedure.id).where(Procedure.code == sel.procedure).limit(1)
+    ) is None:
+        raise Refused(404, translate("Không có thủ tục này: {value}", value=sel.procedure))
+    if sel.step is not None:
+        steps = select(ProcessStep.id).join(Procedure).where(ProcessStep.position == sel.step)
+        if sel.procedure is not None:
+            steps = steps.where(Procedure.code == sel.procedure)
+        if session.scalar(steps.limit(1)) is None:
+            raise Refused(404, translate("Không có bước này: {value}", value=sel.step))
+    if sel.officer is not None and session.scalar(
+        select(Officer.id).where(Officer.username == sel.officer)
+    ) is None:
+        raise Refused(404, translate("Không có cán bộ này: {value}", value=sel.officer))
 
 
 def _today() -> date:
@@ -223,8 +328,7 @@ def _selection(default_start: date | None = None) -> Selection:
     today = _today()
     start = _day(request.args.get("from"), default_start or today.replace(day=1))
     end = _day(request.args.get("to"), today)
-    if end < start or (end - start).days > 3 * 366:
-        raise Refused(422, translate("Ngày không hợp lệ: {value}", value=f"{start}…{end}"))
+    _period(start, end)
     step_raw = (request.args.get("step") or "").strip()
     if step_raw and not (step_raw.isdigit() and len(step_raw) <= 4):
         raise Refused(422, translate("Giá trị không hợp lệ: {value}", value=step_raw[:10]))
@@ -233,9 +337,14 @@ def _selection(default_start: date | None = None) -> Selection:
         procedure=(request.args.get("procedure") or "").strip()[:32] or None,
         step=int(step_raw) if step_raw else None,
         officer=(request.args.get("officer") or "").strip()[:64] or None,
+        classification=_choice("class", q.CASE_CLASSES), level=_choice("level", LEVELS),
+        age=_choice("age", [label for _, label in q.AGE_BUCKETS]), sign=_choice("sign", SIGNS),
     )
+    _check_known(session, sel)
     sel.args = {"unit": unit.code, "from": start.isoformat(), "to": end.isoformat(),
-                "procedure": sel.procedure, "step": sel.step, "officer": sel.officer}
+                "procedure": sel.procedure, "step": sel.step, "officer": sel.officer,
+                "class": sel.classification, "level": sel.level, "age": sel.age,
+                "sign": sel.sign}
     return sel
 
 
@@ -262,12 +371,19 @@ def _overview(sel: Selection) -> list[Block]:
         percent=(4, 5, 6),
     )
     counts = fg.classification_counts(data.figures)
+    class_links = {key: sel.url("dashboards.drill", **{**dict.fromkeys(NARROWING), "class": key})
+                   for key, *_ in counts}
     classes = Table("classes", _t("Hồ sơ theo phân loại"), [_t("Phân loại"), _t("Số lượng")],
-                    [[_t(label), n] for _, label, n, _ in counts])
+                    [[_t(label), n] for _, label, n, _ in counts],
+                    [class_links[key] for key, *_ in counts])
+    # A week opens this same overview narrowed to that week.
+    week_links = [sel.url("dashboards.overview", **{"from": w["week_start"], "to": w["week_end"]})
+                  for w in data.weeks]
+    weeks.links = week_links
     return [
         Block(figure_json(fg.gauge_figure(data.figures.on_time_rate, data.figures.score_766, _t))),
-        Block(figure_json(fg.classification_figure(data.figures, _t)), classes),
-        Block(figure_json(fg.trend_figure(data.weeks, _t)), weeks, wide=True),
+        Block(figure_json(fg.classification_figure(data.figures, _t, class_links)), classes),
+        Block(figure_json(fg.trend_figure(data.weeks, _t, week_links)), weeks, wide=True),
         Block(None, overdue, wide=True),
     ]
 
@@ -299,14 +415,16 @@ def _laggards(sel: Selection) -> list[Block]:
             rows[:FIGURE_ROWS], _t(title), links[:FIGURE_ROWS], _t)) if rows else None
         blocks.append(Block(figure, table))
     lost = data.days_lost
+    lost_links = [sel.url(drill, **{**dict.fromkeys(NARROWING), "procedure": r["procedure"],
+                                    "step": r["step_position"]}) for r in lost[:PAGE_ROWS]]
     blocks.append(Block(
-        figure_json(fg.days_lost_figure(lost, _t)) if lost else None,
+        figure_json(fg.days_lost_figure(lost, _t, links=lost_links)) if lost else None,
         Table("days-lost", _t("Thời gian theo bước so với định mức"),
               [_t("Thủ tục"), _t("Bước"), _t("Định mức (ngày)"), _t("Đã xong"), _t("Chậm"),
                _t("Trung bình đã dùng (ngày)"), _t("Ngày làm việc bị chậm"), _t("Bước quá hạn")],
               [[r["procedure"], r["step"] or r["step_position"], r["budget_days"], r["finished"],
                 r["late"], r["average_days_used"], r["days_lost"], r["held_overdue"]]
-               for r in lost]),
+               for r in lost], lost_links),
         wide=True,
     ))
     held = data.overdue_held
@@ -349,6 +467,8 @@ def _drill(sel: Selection) -> list[Block]:
     headers = [_t("Tên"), _t("Đúng hạn"), _t("Tổng"), _t("Tỷ lệ"), _t("Cận dưới 95 %"),
                _t("Cận trên 95 %")]
     note = _t("Bấm vào một cột để xem chi tiết hơn.")
+    if sel.classification is not None:
+        return [_class_cases(sel, ids)]
     if sel.officer is not None:
         rows = q.step_rates(session, ids, sel.start, sel.end, by="step", procedure=sel.procedure,
                             step=sel.step, owner=sel.officer)
@@ -391,38 +511,128 @@ def _drill(sel: Selection) -> list[Block]:
     return blocks
 
 
+def _class_cases(sel: Selection, ids: list[int]) -> Block:
+    """The cases behind one bar of the overview's classification chart."""
+    session = db_session()
+    zone = work_calendar(session).zone
+    label = next(label for key, label, _ in fg.CLASSES if key == sel.classification)
+    cases = q.classified_cases(session, ids, sel.start, sel.end, sel.classification,
+                               procedure=sel.procedure)
+
+    def local(instant):
+        return instant.astimezone(zone) if instant else None
+
+    return Block(None, Table(
+        "cases", f"{_t('Hồ sơ')}: {_t(label)}",
+        [_t("Mã hồ sơ"), _t("Thủ tục"), _t("Đơn vị"), _t("Tiếp nhận"), _t("Hạn trả"),
+         _t("Kết thúc"), _t("Phân loại")],
+        [[c.receipt_code, c.procedure, c.unit, local(c.received_at), local(c.due_at),
+          local(c.ended_at), _t(label)] for c in cases],
+        [url_for("cases.show", code=c.receipt_code) for c in cases],
+    ), wide=True)
+
+
 def _escalations(sel: Selection) -> list[Block]:
     session = db_session()
+    zone = work_calendar(session).zone
     ids = q.subtree_ids(session, sel.unit)
     counts = q.open_escalations(session, ids)
     found = q.signs(session, ids, sel.start, sel.end)
+    # A bar or row leads to the escalated cases, or the signs, it counts.
+    level_links = {(c.level, c.age): sel.url("dashboards.escalations", level=c.level, age=c.age,
+                                             sign=None) for c in counts}
+    sign_links = {s: sel.url("dashboards.escalations", sign=s, level=None, age=None)
+                  for s in {r.sign for r in found}}
+    escalated = q.escalated_cases(session, ids, level=sel.level, age=sel.age)
+    listed = found if sel.sign is None else q.signs(session, ids, sel.start, sel.end,
+                                                    sign=sel.sign)
     return [
-        Block(figure_json(fg.escalation_figure(counts, lambda lv: _t(LEVELS.get(lv, lv)), _t))
+        Block(figure_json(fg.escalation_figure(counts, lambda lv: _t(LEVELS.get(lv, lv)), _t,
+                                               level_links))
               if counts else None,
               Table("escalations", _t("Cảnh báo đang mở theo cấp và tuổi"),
                     [_t("Cấp"), _t("Tuổi (ngày)"), _t("Số lượng")],
-                    [[_t(LEVELS.get(c.level, c.level)), c.age, c.count] for c in counts])),
-        Block(figure_json(fg.signs_figure(found, lambda s: _t(SIGNS.get(s, s)), _t))
+                    [[_t(LEVELS.get(c.level, c.level)), c.age, c.count] for c in counts],
+                    [level_links[(c.level, c.age)] for c in counts])),
+        Block(None, Table(
+            "escalated-cases", _t("Hồ sơ có cảnh báo đang mở"),
+            [_t("Mã hồ sơ"), _t("Cấp"), _t("Tuổi (ngày)"), _t("Thời điểm cảnh báo"), _t("Bước"),
+             _t("Người đang giữ")],
+            [[e.receipt_code, _t(LEVELS.get(e.level, e.level)), e.age, e.fired_at.astimezone(zone),
+              e.step_position, e.owner] for e in escalated],
+            [url_for("cases.show", code=e.receipt_code) for e in escalated],
+        )),
+        Block(figure_json(fg.signs_figure(found, lambda s: _t(SIGNS.get(s, s)), _t, sign_links))
               if found else None,
-              _signs_table(found),
+              _signs_table(listed),
               note=_t(ADVISORY),
               wide=True),
     ]
 
 
 def _signs_table(found: list[q.SignRow]) -> Table:
+    zone = work_calendar(db_session()).zone
     return Table(
         "signs", _t("Dấu hiệu đùn đẩy, né tránh (tham khảo)"),
         [_t("Mã hồ sơ"), _t("Ngày"), _t("Dấu hiệu"), _t("Loại"), _t("Cán bộ"), _t("Bằng chứng")],
-        [[s.receipt_code or s.subject, s.day, _t(SIGNS.get(s.sign, s.sign)), s.kind,
-          s.officer or "", _evidence(s.evidence)] for s in found],
+        [[s.receipt_code or s.subject, s.day, _t(SIGNS.get(s.sign, s.sign)),
+          _t(SIGN_KINDS.get(s.kind, s.kind)), s.officer or "", _evidence(s.evidence, zone)]
+         for s in found],
         [url_for("cases.show", code=s.receipt_code) if s.receipt_code else None for s in found],
     )
 
 
-def _evidence(evidence: dict) -> str:
-    parts = [f"{k}: {v}" for k, v in evidence.items() if not isinstance(v, (list, dict))]
-    return "; ".join(parts)[:300]
+def _evidence(evidence: dict, zone) -> str:
+    """A sign's evidence in words: its facts with their labels, then the case events that
+    show it (what, when, from whom to whom, between which steps). Internal ids are left out."""
+
+    def value(key: str, raw: Any) -> str:
+        if isinstance(raw, bool):
+            return _t("có") if raw else _t("không")
+        if key == "shares" and isinstance(raw, list):
+            return ", ".join(percent(x) for x in raw if isinstance(x, (int, float)))
+        if isinstance(raw, str) and key.endswith("_at"):
+            return _when(raw, zone)
+        if isinstance(raw, list):
+            return ", ".join(str(x) for x in raw)
+        return str(raw)
+
+    parts = [f"{_t(EVIDENCE_FIELDS[key])}: {value(key, raw)}"
+             for key, raw in evidence.items()
+             if key in EVIDENCE_FIELDS and raw is not None and raw != []]
+    if isinstance(evidence.get("kind"), str):  # one event, stored flat
+        parts.append(_event_text(evidence, zone))
+    events = [e for e in evidence.get("events") or () if isinstance(e, dict)]
+    if events:
+        shown = [_event_text(e, zone) for e in events[:EVIDENCE_EVENTS]]
+        if len(events) > EVIDENCE_EVENTS:
+            shown.append(_t("… và {n} sự kiện nữa").format(n=len(events) - EVIDENCE_EVENTS))
+        parts.append(f"{_t('Sự kiện')}: " + "; ".join(shown))
+    return " · ".join(parts)
+
+
+def _event_text(event: dict, zone) -> str:
+    """"Chuyển hồ sơ 03/03/2026 09:00, Trần Văn An → Phạm Minh Châu (bước 1 → 2)"."""
+    kind = str(event.get("kind") or "")
+    text = _t(ui_text.EVENT_LABELS.get(kind, kind))
+    if event.get("at"):
+        text += " " + _when(str(event["at"]), zone)
+    if event.get("from") or event.get("to"):
+        text += f", {event.get('from') or '?'} → {event.get('to') or '?'}"
+    if event.get("from_step") is not None or event.get("to_step") is not None:
+        steps = f"{event.get('from_step') or '–'} → {event.get('to_step') or '–'}"
+        text += f" ({_t('bước')} {steps})"
+    return text
+
+
+def _when(iso: str, zone) -> str:
+    try:
+        instant = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(zone)
+    return instant.strftime("%d/%m/%Y %H:%M")
 
 
 def _scorecard(sel: Selection, subject: Officer) -> list[Block]:
@@ -444,11 +654,19 @@ def _scorecard(sel: Selection, subject: Officer) -> list[Block]:
     )
     headers = [_t("Bước"), _t("Đúng hạn"), _t("Tổng"), _t("Tỷ lệ"), _t("Cận dưới 95 %"),
                _t("Cận trên 95 %")]
+    links = None
+    if sel.unit is not None and sel.unit in sel.units:
+        # A viewer with dashboards drills into the step's cases held by this officer; an
+        # officer without them reads their own card only.
+        links = [sel.url("dashboards.drill", procedure=r.key.split("#")[0],
+                         step=r.key.split("#")[1], officer=subject.username)
+                 for r in card.steps]
     return [
         Block(None, summary,
               note=_t(EVIDENCE)),
-        Block(figure_json(fg.ranking_figure(card.steps, _t("Theo bước"), None, _t))
-              if card.steps else None, rate_table("steps", _t("Theo bước"), card.steps, headers)),
+        Block(figure_json(fg.ranking_figure(card.steps, _t("Theo bước"), links, _t))
+              if card.steps else None,
+              rate_table("steps", _t("Theo bước"), card.steps, headers, links)),
         Block(None, _signs_table(card.signs), wide=True),
     ]
 
@@ -475,14 +693,17 @@ def _render(page: str, sel: Selection, blocks: list[Block], subject: Officer | N
         if sel.step is not None:
             crumbs.append((f"{_t('Bước')} {sel.step}", sel.url("dashboards.drill", officer=None)))
         if sel.officer:
-            crumbs.append((sel.officer, sel.url("dashboards.drill")))
+            crumbs.append((sel.officer, sel.url("dashboards.drill", **{"class": None})))
+        if sel.classification:
+            label = next(label for key, label, _ in fg.CLASSES if key == sel.classification)
+            crumbs.append((_t(label), sel.url("dashboards.drill")))
     export_args = {k: v for k, v in sel.args.items() if v is not None}
     if subject is not None:
         export_args["officer"] = subject.username
     html = render_template(
         "dashboards/page.html", page=page, title=_t(TITLES[page]), sel=sel, blocks=blocks,
         subject=subject, crumbs=crumbs, pages=[p for p in PAGES if p not in ("drill", "officer")],
-        titles=TITLES, export_args=export_args, page_rows=PAGE_ROWS,
+        titles=TITLES, export_args=export_args, page_rows=PAGE_ROWS, narrowing=NARROWING,
         plotly_js=url_for("dashboards.plotly_js", version=PLOTLY_JS),
     )
     response = Response(html, mimetype="text/html")
@@ -545,8 +766,7 @@ def _officer_selection(username: str) -> tuple[Selection, Officer]:
     unit = unit or next((r.unit for r in subject.roles), None)
     start = _day(request.args.get("from"), year_start)
     end = _day(request.args.get("to"), _today())
-    if end < start:
-        raise Refused(422, translate("Ngày không hợp lệ: {value}", value=f"{start}…{end}"))
+    _period(start, end)
     sel = Selection(units, unit, start, end, officer=subject.username)
     sel.args = {"unit": unit.code if unit else None, "from": start.isoformat(),
                 "to": end.isoformat()}

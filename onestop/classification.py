@@ -80,3 +80,21 @@ def classify_assignment(
         at, assignment.step_started_at, assignment.due_at, "working_hours", calendar,
         policy.at_risk_share,
     )
+
+
+def classify_open_case_at(
+    case: Case, calendar: WorkCalendar, at: datetime, policy: Policy = Policy()
+) -> str:
+    """overdue, at_risk or within_deadline: a case open at instant `at`, as its record stood
+    then (a case finished since is classified as it was). Counted as the on-time snapshots
+    count it: a case paused at `at` is within deadline unless it paused past its due, or had
+    a second supplement request by then (Decision 766)."""
+    unit = case.procedure.duration_unit
+    pauses = [p for p in case.pauses if p.started_at <= at]
+    if sum(1 for p in pauses if p.reason == "supplement") > 1:
+        return "overdue"
+    paused = next((p for p in pauses if p.ended_at is None or p.ended_at > at), None)
+    if paused is not None:
+        late = compare_end(paused.started_at, case.due_at, unit, calendar) == "late"
+        return "overdue" if late else "within_deadline"
+    return _open_state(at, case.received_at, case.due_at, unit, calendar, policy.at_risk_share)

@@ -14,6 +14,10 @@
         box.on("plotly_click", function (event) {
           var point = event.points && event.points[0];
           var link = point && point.customdata;
+          // A point whose customdata also feeds its hover text carries its link last.
+          if (Array.isArray(link)) {
+            link = link[link.length - 1];
+          }
           // Same-origin paths only: the links are built by the server.
           if (typeof link === "string" && link.charAt(0) === "/" && link.charAt(1) !== "/") {
             window.location.assign(link);

@@ -131,3 +131,52 @@ def test_figures_stay_small_without_the_default_template():
 
     rows = [rate_row(f"U{i}", f"Đơn vị {i}", i, 50, {}) for i in range(40)]
     assert len(to_json(fg.ranking_figure(ranked(rows), "Xếp hạng"))) < 12_000
+
+
+def test_each_classification_bar_leads_to_the_cases_of_its_class():
+    figures = Figures(resolved_early=1, resolved_on_time=2, resolved_late=3,
+                      open_within=5, open_at_risk=2, open_overdue=4)
+    links = {key: f"/drill?class={key}" for key, *_ in fg.CLASSES}
+    bar = fg.classification_figure(figures, links=links).data[0]
+    assert list(bar.customdata) == [f"/drill?class={key}" for key, *_ in fg.CLASSES]
+    assert list(bar.y) == [1, 2, 3, 3, 2, 4]  # each link beside the count it opens
+    assert fg.classification_figure(figures).data[0].customdata is None
+
+
+def test_each_week_of_the_trend_leads_to_that_week_and_keeps_its_hover_counts():
+    weeks = [week("2026-03-02", "2026-03-08", 9, 10), week("2026-03-09", "2026-03-15", 0, 0)]
+    line = fg.trend_figure(weeks, links=["/w1", "/w2"]).data[0]
+    assert [list(c) for c in line.customdata] == [[10, 10, 0, "/w1"], [0, 0, 0, "/w2"]]
+    # The page script follows the last item of a point's customdata.
+    assert [c[-1] for c in line.customdata] == ["/w1", "/w2"]
+    assert [list(c) for c in fg.trend_figure(weeks).data[0].customdata] == [[10, 10, 0],
+                                                                            [0, 0, 0]]
+
+
+def test_every_bar_of_a_step_in_days_lost_leads_to_that_step():
+    lost = [
+        {"procedure": "HT-KS", "step_position": 2, "step": "Xử lý", "budget_days": 1.0,
+         "finished": 4, "late": 2, "average_days_used": 1.5, "days_lost": 3.25, "held_overdue": 1},
+        {"procedure": "CT-BS", "step_position": 1, "step": None, "budget_days": 0.5,
+         "finished": 9, "late": 0, "average_days_used": 0.2, "days_lost": 0.0, "held_overdue": 0},
+    ]
+    fig = fg.days_lost_figure(lost, links=["/ks2", "/bs1"])
+    assert [list(trace.customdata) for trace in fig.data] == [["/ks2", "/bs1"]] * 3
+    cut = fg.days_lost_figure(lost, limit=1, links=["/ks2", "/bs1"])
+    assert [list(trace.customdata) for trace in cut.data] == [["/ks2"]] * 3
+
+
+def test_each_escalation_segment_and_each_sign_bar_leads_to_what_it_counts():
+    counts = [EscalationCount("step_overdue", "> 7", 2), EscalationCount("step_overdue", "< 1", 1),
+              EscalationCount("case_overdue", "1–3", 4)]
+    links = {(c.level, c.age): f"/e?level={c.level}&age={c.age}" for c in counts}
+    fig = fg.escalation_figure(counts, links=links)
+    by_age = {t.name: list(t.customdata) for t in fig.data}
+    # x is [case_overdue, step_overdue]; a level without that age has nothing to open.
+    assert by_age == {"< 1 ngày": [None, "/e?level=step_overdue&age=< 1"],
+                      "1–3 ngày": ["/e?level=case_overdue&age=1–3", None],
+                      "> 7 ngày": [None, "/e?level=step_overdue&age=> 7"]}
+    signs = [SignRow(None, s, "k", "x", None, None)
+             for s in ("dragging", "passing_ball", "dragging")]
+    bar = fg.signs_figure(signs, links={"dragging": "/d", "passing_ball": "/p"}).data[0]
+    assert list(bar.customdata) == ["/d", "/p"]  # most frequent first, as the bars

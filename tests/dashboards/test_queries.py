@@ -191,3 +191,127 @@ def test_laggards_equal_the_metrics_rankings_over_every_kind_of_case(session):
             for code in ("HN", "XA-MP"):
                 assert_laggards_equal_metrics(session, code, date(2026, 3, day), date(2026, 3, 10))
                 assert_laggards_equal_metrics(session, code, date(2026, 2, 27), date(2026, 3, day))
+
+
+def assert_overview_equals_metrics(session, code: str, date_from: date, date_to: date) -> None:
+    from onestop.classification import classify_case
+    from onestop.lifecycle import find_unit
+    from onestop.metrics import case_figures, weekly_trend
+    from onestop.models import Case
+
+    unit = find_unit(session, code)
+    ids = q.subtree_ids(session, unit)
+    data = q.overview(session, unit, date_from, date_to)
+    [(_, figures)] = case_figures(session, ids, date_from, date_to)
+    assert data.figures == figures, (code, date_from, date_to)
+    assert data.weeks == weekly_trend(session, code, date_from, date_to), (code, date_from)
+    calendar = q.work_calendar(session)
+    overdue = {c.receipt_code for c in session.query(Case).filter(Case.unit_id.in_(ids))
+               if classify_case(c, calendar, q.clock.now()) == "overdue"}
+    assert {c.receipt_code for c in data.overdue} == overdue, code
+
+
+def test_the_overview_in_one_read_equals_case_figures_and_the_weekly_trend(session):
+    """Over the metrics tests' week (every kind of case, a case overdue by a second supplement
+    request, the hour-based procedure): each period ending or starting on each day."""
+    from onestop.catalogue import load_catalogue
+    from tests.domain.test_metrics import HOURS_PROCEDURE, build_week
+
+    with frozen_at(vn(2026, 2, 20, 9, 0)):
+        world = build_world(session)
+        load_catalogue(session, HOURS_PROCEDURE)
+    build_week(session, world)
+    with frozen_at(vn(2026, 3, 10, 12, 0)):
+        refresh_metrics(session, full=True)
+        assert q.overview(session, world.units["HN"], *MARCH).overdue  # not vacuous
+        for day in range(1, 12):
+            for code in ("HN", "XA-MP", "XA-SD"):
+                assert_overview_equals_metrics(session, code, date(2026, 3, day), date(2026, 3, 31))
+                assert_overview_equals_metrics(session, code, date(2026, 2, 25), date(2026, 3, day))
+
+
+@pytest.mark.parametrize("period", [MARCH, (date(2026, 3, 1), date(2026, 3, 3))],
+                         ids=["march", "to-3-march"])
+def test_the_cases_of_each_class_are_the_ones_the_classification_chart_counts(
+    session, world, period,
+):
+    """Up to 3 March the late and the stuck case were open within deadline (due Thursday 5
+    March) and the early one resolved; by NOW the late one is resolved late and the stuck one
+    overdue. Each list matches its count and never lists a case of another unit."""
+    from dashboards.figures import classification_counts
+
+    unit = world.units["XA-MP"]
+    with frozen_at(NOW):
+        ids = q.subtree_ids(session, unit)
+        counts = {key: n for key, _, n, _ in
+                  classification_counts(q.overview(session, unit, *period).figures)}
+        listed = {key: [c.receipt_code for c in q.classified_cases(session, ids, *period, key)]
+                  for key in q.CASE_CLASSES}
+        assert len(q.classified_cases(session, ids, *period, "open_within", limit=1)) <= 1
+        assert q.classified_cases(session, ids, *period, "open_overdue",
+                                  procedure="DD-GCN") == []
+    assert {key: len(codes) for key, codes in listed.items()} == counts
+    codes = world.codes
+    if period == MARCH:
+        assert listed["resolved_early"] == [codes["early"]]
+        assert listed["resolved_late"] == [codes["late"]]
+        assert listed["open_overdue"] == [codes["stuck"]]
+    else:
+        assert listed["resolved_early"] == [codes["early"]]
+        assert sorted(listed["open_within"]) == sorted([codes["late"], codes["stuck"]])
+        assert listed["resolved_late"] == listed["open_overdue"] == []
+
+
+def test_escalated_cases_list_what_the_counts_count_by_level_and_age(session, world):
+    from datetime import timedelta
+
+    from onestop.escalation import Escalation
+    from onestop.models import Case
+
+    stuck = session.query(Case).filter_by(receipt_code=world.codes["stuck"]).one()
+    late = session.query(Case).filter_by(receipt_code=world.codes["late"]).one()
+    for case, level, days in ((stuck, "step_overdue", 2), (stuck, "case_overdue", 0.2),
+                              (late, "step_overdue", 4)):  # `late` is resolved: not open
+        session.add(Escalation(case_id=case.id, step_key=case.assignments[-1].id, level=level,
+                               step_position=2, owner_id=world.civ.id, due_at=case.due_at,
+                               fired_at=NOW - timedelta(days=days)))
+    session.flush()
+    with frozen_at(NOW):
+        ids = q.subtree_ids(session, world.units["XA-MP"])
+        counts = q.open_escalations(session, ids)
+        every = q.escalated_cases(session, ids)
+        for count in counts:
+            rows = q.escalated_cases(session, ids, level=count.level, age=count.age)
+            assert len(rows) == count.count
+            assert {(r.level, r.age) for r in rows} == {(count.level, count.age)}
+        assert q.escalated_cases(session, ids, level="step_overdue", age="> 7") == []
+        with pytest.raises(ValueError):
+            q.escalated_cases(session, ids, age="forever")
+    assert sorted((c.level, c.age, c.count) for c in counts) == [
+        ("case_overdue", "< 1", 1), ("step_overdue", "1–3", 1)]
+    assert [(r.receipt_code, r.level, r.owner) for r in every] == [
+        (world.codes["stuck"], "step_overdue", world.civ.full_name),
+        (world.codes["stuck"], "case_overdue", world.civ.full_name)]  # oldest first
+
+
+def test_signs_filter_by_sign_and_their_events_say_who_moved_the_case_where(session, world):
+    from onestop.models import Case
+    from onestop.signals import Signal
+
+    stuck = session.query(Case).filter_by(receipt_code=world.codes["stuck"]).one()
+    handover = next(e for e in stuck.events if e.kind == "handed_over")
+    stored = {"events": [{"id": handover.id, "seq": handover.seq, "kind": handover.kind,
+                          "at": handover.at.isoformat()}], "count": 1}
+    for sign, kind in (("passing_ball", "sent_back"), ("dragging", "idle")):
+        session.add(Signal(day=date(2026, 3, 9), sign=sign, kind=kind,
+                           subject=f"case:{stuck.id}", case_id=stuck.id, officer_id=world.civ.id,
+                           unit_id=stuck.unit_id, evidence=stored, computed_at=NOW))
+    session.flush()
+    ids = q.subtree_ids(session, world.units["XA-MP"])
+    assert len(q.signs(session, ids, *MARCH)) == 2
+    [row] = q.signs(session, ids, *MARCH, sign="passing_ball")
+    assert row.kind == "sent_back" and row.receipt_code == world.codes["stuck"]
+    [event] = row.evidence["events"]
+    assert event["from"] == world.desk.full_name and event["to"] == world.civ.full_name
+    assert event["kind"] == "handed_over" and event["to_step"] == handover.to_step
+    assert "from" not in stored["events"][0]  # the stored evidence is not rewritten

@@ -165,3 +165,104 @@ def test_every_officer_has_a_link_to_their_own_scorecard(world):
         english.set_cookie("lang", "en")
         assert "My scorecard" in text(english.get("/queue"))
         assert world.client().get("/dashboards/my-scorecard").status_code in (302, 303)
+
+
+def _links(page: str, path: str) -> list[dict[str, list[str]]]:
+    """The query arguments of every link to `path` on the page (tables and figure JSON)."""
+    import html
+    import re
+    from urllib.parse import parse_qs, urlsplit
+
+    page = page.replace("\\u002f", "/").replace("\\u0026", "&")  # as figure JSON writes them
+    found = re.findall(r'(?:href="|")(' + re.escape(path) + r'\?[^"]+)"', page)
+    return [parse_qs(urlsplit(html.unescape(u)).query) for u in found]
+
+
+def test_the_overview_leads_from_a_class_to_its_cases_and_from_a_week_to_that_week(world):
+    client = signed_in(world, "chair")
+    with frozen_at(NOW):
+        page = text(client.get(f"/dashboards/?unit=XA-MP&{MARCH}"))
+        classes = [a for a in _links(page, "/dashboards/drill") if "class" in a]
+        assert {a["class"][0] for a in classes} >= {"resolved_late", "open_overdue"}
+        assert all(a["unit"] == ["XA-MP"] and a["from"] == ["2026-03-01"] for a in classes)
+        weeks = [a for a in _links(page, "/dashboards/") if a["from"] != ["2026-03-01"]]
+        assert ["2026-03-02"] in [a["from"] for a in weeks]
+        assert all(a["unit"] == ["XA-MP"] for a in weeks)
+        late = text(client.get(f"/dashboards/drill?unit=XA-MP&{MARCH}&class=resolved_late"))
+        assert f'href="/cases/{world.codes["a"]}"' in late
+        assert f'href="/cases/{world.codes["b"]}"' not in late
+        overdue = text(client.get(f"/dashboards/drill?unit=XA-MP&{MARCH}&class=open_overdue"))
+        assert f'href="/cases/{world.codes["b"]}"' in overdue and "Quá hạn (đang giải quyết)" in overdue
+        assert client.get(f"/dashboards/drill?unit=XA-MP&{MARCH}&class=late").status_code == 422
+
+
+def test_escalations_and_signs_lead_to_their_cases_with_readable_evidence(world):
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from onestop.escalation import Escalation
+    from onestop.models import Case
+    from onestop.signals import Signal
+
+    with world.session() as session:
+        stuck = session.scalar(select(Case).where(Case.receipt_code == world.codes["b"]))
+        handover = next(e for e in stuck.events if e.kind == "handed_over")
+        session.add(Escalation(case_id=stuck.id, step_key=stuck.assignments[-1].id,
+                               level="step_overdue", step_position=2, due_at=stuck.due_at,
+                               owner_id=stuck.assignments[-1].owner_id, fired_at=NOW))
+        session.add(Signal(
+            day=date(2026, 3, 9), sign="passing_ball", kind="sent_back",
+            subject=f"case:{stuck.id}", case_id=stuck.id, unit_id=stuck.unit_id,
+            officer_id=stuck.assignments[-1].owner_id, computed_at=NOW,
+            evidence={"events": [{"id": handover.id, "seq": handover.seq, "kind": handover.kind,
+                                  "at": handover.at.isoformat()}],
+                      "count": 2, "due_at": stuck.due_at.isoformat(), "holders": [1, 2]}))
+        session.commit()
+    client = signed_in(world, "chair")
+    with frozen_at(NOW):
+        page = text(client.get(f"/dashboards/escalations?unit=XA-MP&{MARCH}"))
+        assert f'href="/cases/{world.codes["b"]}"' in page  # the escalated case, the sign's case
+        levels = _links(page, "/dashboards/escalations")
+        assert {"level": ["step_overdue"], "age": ["< 1"]}.items() <= {
+            k: v for a in levels if "level" in a for k, v in a.items()}.items()
+        assert any(a.get("sign") == ["passing_ball"] for a in levels)
+        # Evidence in words: the handover, when, from whom to whom; no raw keys or ids.
+        assert "Chuyển hồ sơ 02/03/2026 09:00, Trần Văn An → Phạm Minh Châu (bước 1 → 2)" in page
+        assert "Số lần: 2" in page and "Hạn: " in page
+        assert "due_at" not in page and "holders" not in page
+        assert "Chuyển đi rồi trả lại (A→B→A)" in page and "Chỉ để tham khảo" in page
+        narrowed = text(client.get(
+            f"/dashboards/escalations?unit=XA-MP&{MARCH}&level=case_overdue&age=%3C+1"))
+        assert narrowed.count(f'href="/cases/{world.codes["b"]}"') == 1  # the sign's only
+        assert client.get(f"/dashboards/escalations?unit=XA-MP&age=old").status_code == 422
+        client.set_cookie("lang", "en")
+        english = text(client.get(f"/dashboards/escalations?unit=XA-MP&{MARCH}"))
+        assert "Sent back (A→B→A)" in english and "Times: 2" in english
+        assert "Trần Văn An → Phạm Minh Châu (step 1 → 2)" in english
+
+
+def test_a_chair_drills_from_a_scorecard_step_and_an_officer_reads_their_own_plainly(world):
+    with frozen_at(NOW):
+        chair = text(signed_in(world, "chair").get(f"/dashboards/officers/civ?unit=XA-MP&{MARCH}"))
+        drills = _links(chair, "/dashboards/drill")
+        assert drills and all(a["officer"] == ["civ"] and a["step"] for a in drills)
+        own = text(signed_in(world, "civ").get(f"/dashboards/officers/civ?{MARCH}"))
+        assert "plotly-graph-div" in own and _links(own, "/dashboards/drill") == []
+
+
+def test_a_period_over_the_cap_is_refused_with_the_maximum_in_words(world):
+    client = signed_in(world, "chair")
+    with frozen_at(NOW):
+        long = client.get("/dashboards/?unit=XA-MP&from=2020-01-01&to=2026-03-31")
+        assert long.status_code == 422
+        assert "Khoảng thời gian dài nhất có thể xem là 1098 ngày (khoảng 3 năm)" in text(long)
+        assert client.get("/dashboards/?unit=XA-MP&from=2023-04-01&to=2026-03-31"
+                          ).status_code == 200  # three years fit
+        card = client.get("/dashboards/officers/civ?from=2010-01-01&to=2026-03-31")
+        assert card.status_code == 422 and "1098" in text(card)
+        client.set_cookie("lang", "en")
+        english = text(client.get("/dashboards/laggards?unit=XA-MP&from=2020-01-01&to=2026-03-31"))
+        assert "The longest period that can be shown is 1098 days (about 3 years)" in english
+        backwards = text(client.get("/dashboards/?unit=XA-MP&from=2026-03-31&to=2026-03-01"))
+        assert "The start date (31/03/2026) is after the end date (01/03/2026)" in backwards
