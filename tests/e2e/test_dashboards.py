@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -106,12 +107,63 @@ def test_a_province_chair_opens_every_dashboard_and_drills_down_from_the_heat_ma
     screenshot(page, "42-dashboard-drill-procedure")
 
 
+def test_a_classification_bar_lands_on_the_cases_of_that_class(page):
+    base = page.base_url
+    sign_in(page, "chutich.hanoi", DEMO_PASSWORD)
+    page.goto(f"{base}/dashboards/")
+    page.wait_for_selector(CHART)
+    chart = page.locator(".dash-figure").nth(1)  # after the gauge
+    index, link = chart.evaluate("""box => {
+        const bar = box.data[0];
+        const i = bar.y.indexOf(Math.max(...bar.y));
+        return [i, bar.customdata[i]];
+    }""")
+    target = chart.locator(".bars .point").nth(index).locator("path").bounding_box()
+    with page.expect_navigation():
+        page.mouse.click(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2)
+    assert page.url.endswith(link) and parse_qs(urlsplit(page.url).query)["class"]
+    assert "Chi tiết" in page.inner_text("h1")
+    assert page.locator("table a[href^='/cases/']").count() >= 1  # its cases, each linked
+    screenshot(page, "45-dashboard-class-cases")
+
+
+def test_a_bar_of_the_laggards_lands_on_the_narrower_view_with_the_filters_kept(page):
+    base = page.base_url
+    sign_in(page, "chutich.hanoi", DEMO_PASSWORD)
+    page.goto(f"{base}/dashboards/laggards")
+    page.wait_for_selector(CHART)
+    # The first ranking (sub-units, worst first): its top bar and the link it carries.
+    first = page.locator(".dash-figure").first
+    link = first.evaluate("box => box.data[0].customdata[0]")
+    label = first.evaluate("box => box.data[0].y[0]")
+    origin = parse_qs(urlsplit(link).query)
+    bar = first.locator(".bars .point path").first.bounding_box()
+    with page.expect_navigation():
+        page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
+    landed = urlsplit(page.url)
+    assert landed.path == "/dashboards/drill" and page.url.endswith(link)
+    query = parse_qs(landed.query)
+    assert query["unit"] == origin["unit"] and query["from"] and query["to"]
+    assert "Chi tiết" in page.inner_text("h1")  # the drill-down's heading
+    assert label in page.inner_text(".dash-about")  # for the sub-unit that was clicked
+    assert _charts(page) >= 1
+    screenshot(page, "44-dashboard-laggards-drill")
+
+
 def test_an_officer_prints_their_own_scorecard_and_sees_no_unit_dashboard(page):
     base = page.base_url
     sign_in(page, "tp.minhphu", DEMO_PASSWORD)
-    page.goto(f"{base}/dashboards/officers/tp.minhphu")
+    # Their own scorecard is one click from the navigation bar.
+    with page.expect_navigation():
+        page.click("nav.nav a:has-text('Phiếu đánh giá của tôi')")
+    assert urlsplit(page.url).path == "/dashboards/officers/tp.minhphu"
+    # Over the demo's months (the default is this year so far, maybe only days old).
+    since = (date.today() - timedelta(days=62)).isoformat()
+    page.goto(f"{base}/dashboards/officers/tp.minhphu?from={since}")
     assert "Phiếu đánh giá cán bộ" in page.inner_text("h1")
     assert "Tỷ lệ bước đúng hạn" in page.inner_text("main")
+    assert _charts(page) >= 1  # the chart of their steps drew
+    assert page.locator(".dash-figure .main-svg").count() >= page.locator(".dash-figure").count()
     page.emulate_media(media="print")
     assert not page.locator("header.top").is_visible()
     assert not page.locator("form.dash-filter").is_visible()
