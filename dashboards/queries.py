@@ -10,7 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import BigInteger, and_, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    and_,
+    cast,
+    column,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from onestop import clock
@@ -28,9 +41,9 @@ from onestop.metrics import (
     case_figures,
     check_period,
     clamp_to_today,  # the snapshots stop at today; a later "to" reads today's stock
+    figures_from_daily,
     period_columns,  # flows over the period, stock at its end: the one rule, kept in metrics
     subtree_ids,
-    weekly_trend,
     weeks_from_daily,
     wilson_interval,
 )
@@ -103,33 +116,46 @@ class OverdueCase:
 
 
 def overview(session: Session, unit: Unit, date_from: date, date_to: date) -> Overview:
+    """The period's figures and its weeks from one read of the case days (per day, summed over
+    the units): what `case_figures` and `weekly_trend` give, which read the same rows twice."""
+    check_period(date_from, date_to)
     ids = subtree_ids(session, unit)
-    rows = case_figures(session, ids, date_from, date_to)
-    figures = rows[0][1] if rows else Figures(hours_per_day=work_calendar(session).hours_per_day)
-    weeks = weekly_trend(session, unit.code, date_from, date_to)
-    return Overview(figures, weeks, open_overdue_cases(session, ids))
+    calendar = work_calendar(session)
+    end = min(date_to, clock.now().astimezone(calendar.zone).date())  # clamp_to_today
+    t = CaseDayFigures.__table__
+    query = (
+        select(t.c.day, *(func.sum(t.c[name]).label(name) for name in CASE_COLUMNS))
+        .where(t.c.day.between(date_from - timedelta(days=1), end), t.c.unit_id.in_(ids))
+        .group_by(t.c.day)
+    )
+    daily = {row.day: row._mapping for row in session.execute(query)}
+    figures = figures_from_daily(daily, date_from, end, calendar.hours_per_day)
+    weeks = weeks_from_daily(daily, date_from, end, calendar.hours_per_day)
+    return Overview(figures, weeks, open_overdue_cases(session, ids, calendar=calendar))
 
 
 def open_overdue_cases(
     session: Session, unit_ids: list[int], now: datetime | None = None,
-    limit: int = OVERDUE_LIST_LIMIT,
+    limit: int = OVERDUE_LIST_LIMIT, calendar=None,
 ) -> list[OverdueCase]:
     """Open cases of the units that are overdue now, most overdue first. SQL narrows to open,
     running cases past their due (or with a second supplement request); the classification
     itself is `classify_case`'s."""
     now = now or clock.now()
-    calendar = work_calendar(session)
+    calendar = calendar or work_calendar(session)
     running = [s for s in OPEN_STATUSES if s not in PAUSED_STATUSES]
-    # A second supplement request makes a case overdue whatever its due instant (766).
-    twice = (
-        select(Pause.case_id).where(Pause.reason == "supplement")
-        .group_by(Pause.case_id).having(func.count() > 1)
+    # A second supplement request makes a case overdue whatever its due instant (766). Counted
+    # per candidate case (an index look-up each), not grouped over every pause ever recorded.
+    supplements = (
+        select(func.count()).select_from(Pause)
+        .where(Pause.case_id == Case.id, Pause.reason == "supplement")
+        .correlate(Case).scalar_subquery()
     )
     query = (
         select(Case)
         .where(
             Case.unit_id.in_(unit_ids), Case.status.in_(running),
-            or_(Case.due_at < now, Case.id.in_(twice)),
+            or_(Case.due_at < now, supplements > 1),
         )
         .options(selectinload(Case.procedure), selectinload(Case.unit), selectinload(Case.pauses),
                  selectinload(Case.assignments).selectinload(StepAssignment.owner))
@@ -569,6 +595,10 @@ class HeatRow:
     weeks: list[dict]  # weekly_trend rows
 
 
+HEAT_COLUMNS = ("received_online", "received_in_person", "received_post", "resolved_early",
+                "resolved_on_time", "resolved_late", "open_within", "open_overdue")
+
+
 def heat_rows(session: Session, unit: Unit, date_from: date, date_to: date) -> list[HeatRow]:
     """Week-by-week 766 rates of the unit's own cases and of each direct sub-unit (with the
     units below it); rows without any case in the period are left out. One aggregate per
@@ -592,20 +622,25 @@ def heat_rows(session: Session, unit: Unit, date_from: date, date_to: date) -> l
     groups = [(unit, [unit.id], False)]
     groups += [(child, subtree(child.id), True) for child in children]
     t = CaseDayFigures.__table__
-    # Each unit counted in its row's group: SQL sums the subtrees, Python only cuts weeks.
-    group_of = {uid: index for index, (_, ids, _) in enumerate(groups) for uid in ids}
-    group = case(group_of, value=t.c.unit_id, else_=-1).label("g")
+    # Each unit counted in its row's group: SQL sums the subtrees, Python only cuts weeks. The
+    # unit -> group map is joined as a VALUES list written out here (integers only): a CASE of
+    # hundreds of branches per row cost more than the sums, and hundreds of bound parameters
+    # (or SQLAlchemy's literal rendering of them) a round of parsing per request. Only the
+    # columns a week's rate shows are summed (weeks_from_daily reads a missing one as 0).
+    pairs = ", ".join(f"({int(uid)}, {int(index)})"
+                      for index, (_, ids, _) in enumerate(groups) for uid in ids)
+    group_of = (text(f"SELECT column1 AS unit_id, column2 AS g FROM (VALUES {pairs}) AS v")
+                .columns(column("unit_id", Integer), column("g", Integer))
+                .subquery("heat_groups"))
     query = (
-        select(group, t.c.day, *(func.sum(t.c[name]).label(name) for name in CASE_COLUMNS))
-        .where(t.c.day.between(date_from - timedelta(days=1), date_to),
-               t.c.unit_id.in_(list(group_of)))
-        .group_by(group, t.c.day)
+        select(group_of.c.g, t.c.day, *(func.sum(t.c[name]).label(name) for name in HEAT_COLUMNS))
+        .select_from(t.join(group_of, group_of.c.unit_id == t.c.unit_id))
+        .where(t.c.day.between(date_from - timedelta(days=1), date_to))
+        .group_by(group_of.c.g, t.c.day)
     )
     by_group: dict[int, dict[date, dict[str, int]]] = {}
     for row in session.execute(query):
-        by_group.setdefault(row[0], {})[row[1]] = dict(
-            zip(CASE_COLUMNS, (int(v or 0) for v in row[2:]), strict=True)
-        )
+        by_group.setdefault(row[0], {})[row[1]] = dict(zip(HEAT_COLUMNS, row[2:], strict=True))
     hours = work_calendar(session).hours_per_day
     rows = []
     for index, (member, _, deep) in enumerate(groups):

@@ -1283,29 +1283,60 @@ def weekly_trend(
     return weeks_from_daily(daily, date_from, date_to, work_calendar(session).hours_per_day)
 
 
+_CASE_FLOWS = tuple(name for name in CASE_COLUMNS if not name.startswith("open_"))
+_CASE_STOCKS = tuple(name for name in CASE_COLUMNS if name.startswith("open_"))
+
+
+def figures_from_daily(
+    daily: Mapping[date, Mapping[str, Any]], date_from: date, date_to: date, hours_per_day: float
+) -> Figures:
+    """Per-day sums of the case snapshot columns -> the period's figures, as `case_figures`
+    reads them (`date_to` already clamped to today): flows summed over [date_from, date_to],
+    open counts of `date_to`, carried over the open count of the day before `date_from`."""
+    flows = dict.fromkeys(_CASE_FLOWS, 0)
+    for day, values in daily.items():
+        if date_from <= day <= date_to:
+            for name in _CASE_FLOWS:
+                flows[name] += int(values.get(name) or 0)
+    last = daily.get(date_to)
+    stocks = {name: int(last.get(name) or 0) if last is not None else 0 for name in _CASE_STOCKS}
+    figures = Figures(hours_per_day=hours_per_day, **flows, **stocks)
+    before = daily.get(date_from - timedelta(days=1))
+    if before is not None:
+        figures.carried_over = (int(before.get("open_within") or 0)
+                                + int(before.get("open_overdue") or 0))
+    return figures
+
+
 def weeks_from_daily(
     daily: Mapping[date, Mapping[str, Any]], date_from: date, date_to: date, hours_per_day: float
 ) -> list[dict[str, Any]]:
     """Per-day sums of the case snapshot columns -> one row per week (Monday to Sunday, the first
-    and last weeks cut to the period): flows are summed, open counts taken at the week's end."""
+    and last weeks cut to the period): flows are summed, open counts taken at the week's end.
+    A column missing from a day's mapping counts as 0 (a caller may sum only what it shows)."""
     weeks = []
+    one_day = timedelta(days=1)
+    # The flow columns the mappings carry (the heat map sums only those a rate shows).
+    sample = next(iter(daily.values()), {})
+    present = [name for name in _CASE_FLOWS if name in sample]
     start = date_from
     while start <= date_to:
         end = min(date_to, start + timedelta(days=6 - start.weekday()))
-        figures = Figures(hours_per_day=hours_per_day)
-        before = daily.get(start - timedelta(days=1))
-        if before is not None:
-            figures.carried_over = int(before["open_within"] or 0) + int(before["open_overdue"] or 0)
+        flows = dict.fromkeys(_CASE_FLOWS, 0)
         day = start
         while day <= end:
             values = daily.get(day)
             if values is not None:
-                for name in CASE_COLUMNS:
-                    if not name.startswith("open_"):
-                        setattr(figures, name, getattr(figures, name) + int(values[name] or 0))
-                    elif day == end:
-                        setattr(figures, name, int(values[name] or 0))
-            day += timedelta(days=1)
+                for name in present:
+                    flows[name] += int(values[name] or 0)
+            day += one_day
+        last = daily.get(end)
+        stocks = {name: int(last.get(name) or 0) if last is not None else 0
+                  for name in _CASE_STOCKS}
+        figures = Figures(hours_per_day=hours_per_day, **flows, **stocks)
+        before = daily.get(start - one_day)
+        if before is not None:
+            figures.carried_over = int(before["open_within"] or 0) + int(before["open_overdue"] or 0)
         low, high = wilson_interval(figures.on_time_count, figures.rate_base)
         weeks.append({
             "week_start": start.isoformat(), "week_end": end.isoformat(),

@@ -193,6 +193,43 @@ def test_laggards_equal_the_metrics_rankings_over_every_kind_of_case(session):
                 assert_laggards_equal_metrics(session, code, date(2026, 2, 27), date(2026, 3, day))
 
 
+def assert_overview_equals_metrics(session, code: str, date_from: date, date_to: date) -> None:
+    from onestop.classification import classify_case
+    from onestop.lifecycle import find_unit
+    from onestop.metrics import case_figures, weekly_trend
+    from onestop.models import Case
+
+    unit = find_unit(session, code)
+    ids = q.subtree_ids(session, unit)
+    data = q.overview(session, unit, date_from, date_to)
+    [(_, figures)] = case_figures(session, ids, date_from, date_to)
+    assert data.figures == figures, (code, date_from, date_to)
+    assert data.weeks == weekly_trend(session, code, date_from, date_to), (code, date_from)
+    calendar = q.work_calendar(session)
+    overdue = {c.receipt_code for c in session.query(Case).filter(Case.unit_id.in_(ids))
+               if classify_case(c, calendar, q.clock.now()) == "overdue"}
+    assert {c.receipt_code for c in data.overdue} == overdue, code
+
+
+def test_the_overview_in_one_read_equals_case_figures_and_the_weekly_trend(session):
+    """Over the metrics tests' week (every kind of case, a case overdue by a second supplement
+    request, the hour-based procedure): each period ending or starting on each day."""
+    from onestop.catalogue import load_catalogue
+    from tests.domain.test_metrics import HOURS_PROCEDURE, build_week
+
+    with frozen_at(vn(2026, 2, 20, 9, 0)):
+        world = build_world(session)
+        load_catalogue(session, HOURS_PROCEDURE)
+    build_week(session, world)
+    with frozen_at(vn(2026, 3, 10, 12, 0)):
+        refresh_metrics(session, full=True)
+        assert q.overview(session, world.units["HN"], *MARCH).overdue  # not vacuous
+        for day in range(1, 12):
+            for code in ("HN", "XA-MP", "XA-SD"):
+                assert_overview_equals_metrics(session, code, date(2026, 3, day), date(2026, 3, 31))
+                assert_overview_equals_metrics(session, code, date(2026, 2, 25), date(2026, 3, day))
+
+
 @pytest.mark.parametrize("period", [MARCH, (date(2026, 3, 1), date(2026, 3, 3))],
                          ids=["march", "to-3-march"])
 def test_the_cases_of_each_class_are_the_ones_the_classification_chart_counts(
