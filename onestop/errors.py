@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from onestop.i18n import DEFAULT_LANGUAGE, translate
+from onestop.i18n import DEFAULT_LANGUAGE, ROLE_LABELS, STEP_LABELS, label, translate
+
+# Parameters that are catalogue keys, read out as their labels in the message's language.
+LABELLED_PARAMS = {"role": ROLE_LABELS, "step": STEP_LABELS}
 
 
 class OnestopError(Exception):
@@ -15,8 +18,14 @@ class OnestopError(Exception):
         self.params = params
         super().__init__(self.message("en"))
 
-    def message(self, language: str = DEFAULT_LANGUAGE) -> str:
-        return translate(self.code, language, **self.params)
+    def message(self, language: str = DEFAULT_LANGUAGE, **shown: object) -> str:
+        """The message in `language`; `shown` replaces parameters as a page words them."""
+        params = {
+            name: label(LABELLED_PARAMS[name], value, language)
+            if name in LABELLED_PARAMS and isinstance(value, str) else value
+            for name, value in self.params.items()
+        }
+        return translate(self.code, language, **{**params, **shown})
 
 
 class NotFound(OnestopError):

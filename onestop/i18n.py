@@ -476,6 +476,54 @@ CLASSIFICATION_LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# The bundled catalogue names its process steps and roles with short English keys (stable in
+# data, tests and the API); people read these labels. A name an administrator gives that is not
+# here is shown as it was entered.
+STEP_LABELS: dict[str, dict[str, str]] = {
+    "receive": {"vi": "Tiếp nhận hồ sơ", "en": "Receive the dossier"},
+    "return": {"vi": "Trả kết quả", "en": "Return the result"},
+    "review": {"vi": "Thẩm định", "en": "Review"},
+    "verify": {"vi": "Xác minh, thẩm tra", "en": "Verify"},
+    "review and record": {"vi": "Thẩm định và ghi sổ", "en": "Review and record"},
+    "sign": {"vi": "Ký duyệt", "en": "Sign"},
+    "approve": {"vi": "Phê duyệt", "en": "Approve"},
+    "certify": {"vi": "Chứng thực", "en": "Certify"},
+    "decision": {"vi": "Ra quyết định", "en": "Decision"},
+    "birth registration": {"vi": "Đăng ký khai sinh", "en": "Birth registration"},
+    "residence registration": {"vi": "Đăng ký cư trú", "en": "Residence registration"},
+    "health insurance card": {"vi": "Cấp thẻ bảo hiểm y tế", "en": "Health insurance card"},
+    "commune verification": {"vi": "Xã xác minh", "en": "Commune verification"},
+    "council review": {"vi": "Hội đồng xét duyệt", "en": "Council review"},
+    "site check and appraisal": {"vi": "Kiểm tra thực địa, thẩm định", "en": "Site check and appraisal"},
+    "land registration office review": {
+        "vi": "Văn phòng đăng ký đất đai thẩm định", "en": "Land registration office review",
+    },
+}
+
+ROLE_LABELS: dict[str, dict[str, str]] = {
+    "desk": {"vi": "Công chức Bộ phận Một cửa", "en": "Desk officer"},
+    "unit_head": {"vi": "Trưởng đơn vị", "en": "Unit head"},
+    "chair": {"vi": "Chủ tịch", "en": "Chair"},
+    "admin": {"vi": "Quản trị hệ thống", "en": "Administrator"},
+    "inspector": {"vi": "Thanh tra", "en": "Inspector"},
+    "dashboard_viewer": {"vi": "Xem bảng điều hành", "en": "Dashboard viewer"},
+    "civil_status_officer": {"vi": "Công chức Tư pháp – Hộ tịch", "en": "Civil status officer"},
+    "justice_officer": {"vi": "Công chức Tư pháp", "en": "Justice officer"},
+    "land_officer": {"vi": "Công chức Địa chính", "en": "Land officer"},
+    "social_officer": {"vi": "Công chức Văn hóa – Xã hội", "en": "Social affairs officer"},
+    "economic_officer": {"vi": "Công chức Kinh tế", "en": "Economic officer"},
+    "construction_officer": {"vi": "Công chức Xây dựng", "en": "Construction officer"},
+    "construction_head": {"vi": "Trưởng phòng Kinh tế – Hạ tầng", "en": "Head of construction"},
+    "police_officer": {"vi": "Công an xã", "en": "Police officer"},
+    "police_chief": {"vi": "Trưởng Công an xã", "en": "Police chief"},
+    "commune_chair": {"vi": "Chủ tịch UBND xã", "en": "Commune chair"},
+    "commune_vice_chair": {"vi": "Phó Chủ tịch UBND xã", "en": "Commune vice-chair"},
+    "land_registration_office": {"vi": "Văn phòng Đăng ký đất đai", "en": "Land registration office"},
+    "province_land_department": {"vi": "Sở Nông nghiệp và Môi trường", "en": "Provincial land department"},
+    "social_insurance_office": {"vi": "Cơ quan Bảo hiểm xã hội", "en": "Social insurance office"},
+}
+
+
 def translate(key: str, language: str = DEFAULT_LANGUAGE, **params: object) -> str:
     entry = MESSAGES.get(key)
     if entry is None:

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 
 from onestop.accounts import session_fingerprint
-from onestop.i18n import CLASSIFICATION_LABELS, label
+from onestop.i18n import CLASSIFICATION_LABELS, STEP_LABELS, label
 from onestop.models import Officer
 from onestop.web import db_session, ui_text
 
@@ -127,6 +127,8 @@ def init_app(app: Flask) -> None:
         _=ui_text.gettext,
         status_label=ui_text.status_label,
         state_label=ui_text.state_label,
+        step_label=ui_text.step_label,
+        role_label=ui_text.role_label,
         working_time=ui_text.working_time,
         mask=ui_text.mask,
         nav_links=nav_links,
@@ -140,6 +142,8 @@ def init_app(app: Flask) -> None:
         DURATION_UNITS=ui_text.DURATION_UNITS,
     )
     app.jinja_env.filters.update(vndate=_vndate, lines=_lines, vnlong=_vnlong, place_date=_place_date)
+    # The printed forms are Vietnamese whatever the screen's language.
+    app.jinja_env.filters["step_vi"] = lambda name: label(STEP_LABELS, name, "vi") if name else ""
 
     @app.context_processor
     def _context() -> dict:

@@ -11,7 +11,15 @@ from __future__ import annotations
 from flask import has_request_context, request
 from markupsafe import Markup, escape
 
-from onestop.i18n import CLASSIFICATION_LABELS, DEFAULT_LANGUAGE, LANGUAGES, STATUS_LABELS, label
+from onestop.i18n import (
+    CLASSIFICATION_LABELS,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    ROLE_LABELS,
+    STATUS_LABELS,
+    STEP_LABELS,
+    label,
+)
 from onestop.queue import split_working_time
 
 LANG_COOKIE = "lang"
@@ -53,6 +61,14 @@ def status_label(status: str | None) -> str:
 
 def state_label(state: str | None) -> str:
     return label(CLASSIFICATION_LABELS, state, current_language()) if state else ""
+
+
+def step_label(name: str | None) -> str:
+    return label(STEP_LABELS, name, current_language()) if name else ""
+
+
+def role_label(role: str | None) -> str:
+    return label(ROLE_LABELS, role, current_language()) if role else ""
 
 
 def working_time(hours: float | None, hours_per_day: float = 8.0) -> str:
@@ -188,12 +204,9 @@ def field_label(field: str) -> str:
 
 def error_message(exc) -> str:
     """A domain error in the reader's language, with field names as the form shows them."""
-    from onestop.i18n import translate as message
-
-    params = dict(exc.params)
-    if isinstance(params.get("field"), str):
-        params["field"] = field_label(params["field"])
-    return message(exc.code, current_language(), **params)
+    field = exc.params.get("field")
+    shown = {"field": field_label(field)} if isinstance(field, str) else {}
+    return exc.message(current_language(), **shown)
 
 
 def word(table: dict[str, str], code: str | None) -> str:

@@ -74,6 +74,20 @@ def test_case_page_shows_applicant_procedure_due_instant_and_its_explanation(wor
     assert "Trong hạn" in page and "còn 2 ngày 7 giờ" in page
 
 
+def test_steps_read_as_labels_in_the_viewers_language_and_in_vietnamese_on_the_printed_slip(world):
+    code = world.codes["marital"]
+    desk = client_for(world, "desk")
+    with frozen_at(vn(2026, 3, 2, 9, 0)):
+        page, queue = text(desk.get(f"/cases/{code}")), text(desk.get("/queue"))
+        assert "1. Tiếp nhận hồ sơ" in page and "1. Tiếp nhận hồ sơ" in queue
+        assert "1. receive" not in page and "1. receive" not in queue
+        assert "Bước 2: Xác minh, thẩm tra" in page  # the hand-over picker names the next step
+        desk.get("/lang/en")
+        english, slip = text(desk.get(f"/cases/{code}")), text(desk.get(f"/cases/{code}/forms/06"))
+    assert "1. Receive the dossier" in english
+    assert "1. Tiếp nhận hồ sơ" in slip and "Receive the dossier" not in slip
+
+
 def test_my_queue_is_sorted_by_working_time_left_with_personal_numbers_masked(world):
     desk = client_for(world, "desk")
     with frozen_at(vn(2026, 3, 2, 8, 15)):
@@ -238,10 +252,10 @@ def test_domain_refusals_are_translated_with_their_status(world):
     with frozen_at(vn(2026, 3, 2, 9, 0)):
         response = civ.post(f"/cases/{code}/actions/request_supplement", data=data)
         assert response.status_code == 403
-        assert "Chỉ người đang chịu trách nhiệm bước «receive» (Trần Văn An)" in text(response)
+        assert "Chỉ người đang chịu trách nhiệm bước «Tiếp nhận hồ sơ» (Trần Văn An)" in text(response)
         civ.get("/lang/en")
         response = civ.post(f"/cases/{code}/actions/request_supplement", data=data)
-    assert "Only the officer accountable for step “receive” (Trần Văn An) may do this." in text(response)
+    assert "Only the officer accountable for step “Receive the dossier” (Trần Văn An) may do this." in text(response)
     response = act(client_for(world, "desk"), code, "request_supplement", vn(2026, 3, 2, 9, 0), reason="")
     assert response.status_code == 422 and "Trường «Lý do» là bắt buộc." in text(response)
     assert load(world, code).status == "received"
