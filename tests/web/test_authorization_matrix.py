@@ -21,6 +21,7 @@ import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dashboards.views import PLOTLY_JS
 from onestop import lifecycle as lc
 from onestop.admin import create_officer
+from onestop.calendar_store import add_calendar_exception
 from onestop.clock import frozen_at
 from onestop.db import make_engine
 from onestop.intake import set_checklist
@@ -220,6 +222,8 @@ PROBES: list[Probe] = [
         _at("desk", "unit_head", "chair", "admin", "inspector", scopes=("same", "parent"))),
     web("case book as Excel", "casebook.export", "GET", "/casebook/export.xlsx?unit=XA-MP",
         _at("desk", "unit_head", "chair", "admin", "inspector", scopes=("same", "parent"))),
+    web("case book as PDF", "casebook.export_pdf", "GET", "/casebook/export.pdf?unit=XA-MP",
+        _at("desk", "unit_head", "chair", "admin", "inspector", scopes=("same", "parent"))),
     web("case book import page", "casebook.import_book", "GET", "/casebook/import?unit=XA-MP",
         _at("desk")),
     web("case book import", "casebook.import_book", "POST", "/casebook/import", DESK_FOR_UNIT,
@@ -230,6 +234,10 @@ PROBES: list[Probe] = [
     web("add a unit under XA-MP", "admin.units_add", "POST", "/admin/units", ADMIN_IN_SCOPE,
         form={"code": "XA-MP-VH", "name": "Văn hóa - Xã hội", "kind": "department",
               "parent_code": "XA-MP"}),
+    web("a unit of XA-MP", "admin.unit", "GET", "/admin/units/XA-MP-MC", ADMIN_IN_SCOPE,
+        refused_to="/admin/units"),
+    web("rename a unit of XA-MP", "admin.unit_change", "POST", "/admin/units/XA-MP-MC/rename",
+        ADMIN_IN_SCOPE, form={"name": "Bộ phận Một cửa xã Minh Phú (mới)"}),
     web("officers", "admin.officers", "GET", "/admin/officers", _at("admin")),
     web("add an officer in XA-MP", "admin.officers_add", "POST", "/admin/officers",
         ADMIN_IN_SCOPE, form={"username": "moi", "full_name": "Cán Bộ Mới",
@@ -247,9 +255,14 @@ PROBES: list[Probe] = [
     web("set a checklist", "admin.procedure_checklist", "POST",
         "/admin/procedures/HT-XNHN/checklist", TOP_ADMIN,
         form={"documents": "Tờ khai | original\nBản sao Căn cước | copy"}),
+    web("change a process", "admin.procedure_steps", "POST", "/admin/procedures/HT-XNHN/steps",
+        TOP_ADMIN, form={"steps": "receive | desk | | 2\nverify | civil_status_officer | | 12\n"
+                                  "sign | commune_vice_chair | | 4\nreturn | desk | | 2"}),
     web("calendar", "admin.calendar", "GET", "/admin/calendar", _at("admin")),
     web("add a day off", "admin.calendar_add", "POST", "/admin/calendar", TOP_ADMIN,
         form={"day": "2026-12-31", "kind": "day_off", "legal_reference": "Thông báo 1/TB-BNV"}),
+    web("remove a day off", "admin.calendar_remove", "POST", "/admin/calendar/2026-12-29/remove",
+        TOP_ADMIN, form={"reason": "Ghi nhầm ngày"}),
     # inspections: the sample belongs to the province's inspector
     web("inspections", "inspections.index", "GET", "/inspections", _at("inspector")),
     web("an inspection sample", "inspections.show", "GET", "/inspections/{sample_id}",
@@ -326,6 +339,7 @@ def _seed(url: str) -> MatrixWorld:
         for officer in session.scalars(sa.select(Officer)):
             officer.password_hash = password_hash()
         set_checklist(session, "HT-XNHN", CHECKLIST)
+        add_calendar_exception(session, date(2026, 12, 29), "day_off", "Thông báo 2/TB-BNV")
         cases = {name: world.receive() for name in ("progress", "supplement", "payment", "resolved", "returned")}
         submitted = lc.register_online(
             session, unit_code="XA-MP", procedure_code="HT-XNHN", applicant=APPLICANT,
@@ -341,8 +355,6 @@ def _seed(url: str) -> MatrixWorld:
         lc.return_result(session, cases["returned"], world.desk)
         cases["submitted"] = submitted
         # An inspection sample drawn for the province's inspector, and a notice in civ's inbox.
-        from datetime import date
-
         from onestop.escalation import Notification, notify
         from onestop.inspections import InspectionSample
 
