@@ -230,6 +230,15 @@ def test_the_overview_in_one_read_equals_case_figures_and_the_weekly_trend(sessi
                 assert_overview_equals_metrics(session, code, date(2026, 2, 25), date(2026, 3, day))
 
 
+def test_aggregates_get_room_in_memory_and_no_jit_in_the_transaction(session, backend):
+    import sqlalchemy as sa
+
+    q.roomy_aggregates(session)  # on SQLite: nothing to set
+    if backend == "postgresql":
+        assert session.scalar(sa.text("SHOW work_mem")) == "32MB"
+        assert session.scalar(sa.text("SHOW jit")) == "off"
+
+
 @pytest.mark.parametrize("period", [MARCH, (date(2026, 3, 1), date(2026, 3, 3))],
                          ids=["march", "to-3-march"])
 def test_the_cases_of_each_class_are_the_ones_the_classification_chart_counts(
