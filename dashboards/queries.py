@@ -169,21 +169,25 @@ def open_overdue_cases(
             Case.unit_id.in_(unit_ids), Case.status.in_(running),
             or_(Case.due_at < now, supplements > 1),
         )
-        .options(selectinload(Case.procedure), selectinload(Case.unit), selectinload(Case.pauses),
-                 selectinload(Case.assignments).selectinload(StepAssignment.owner))
+        .options(selectinload(Case.procedure), selectinload(Case.unit), selectinload(Case.pauses))
         .order_by(Case.due_at)
         .limit(limit * 2)
     )
+    overdue = [item for item in session.scalars(query)
+               if classify_case(item, calendar, now) == "overdue"]
+    # Who holds each now: its one open step (not every step of every case as ORM objects).
+    holders = dict(session.execute(
+        select(StepAssignment.case_id, Officer.full_name)
+        .join(Officer, Officer.id == StepAssignment.owner_id)
+        .where(StepAssignment.case_id.in_([item.id for item in overdue]),
+               StepAssignment.ended_at.is_(None))
+    ).all()) if overdue else {}
     out = []
-    for item in session.scalars(query):
-        if classify_case(item, calendar, now) != "overdue":
-            continue
-        current = item.current_assignment
+    for item in overdue:
         over = calendar.working_hours_between(item.due_at, now) if item.due_at < now else 0.0
         out.append(OverdueCase(
             item.receipt_code, item.procedure.code, item.unit.code,
-            current.owner.full_name if current else "", item.due_at,
-            round(over / calendar.hours_per_day, 2),
+            holders.get(item.id, ""), item.due_at, round(over / calendar.hours_per_day, 2),
         ))
     out.sort(key=lambda c: (-c.days_over, c.receipt_code))
     return out[:limit]
