@@ -169,7 +169,7 @@ def test_formal_apologies_repeated_by_one_head_and_one_after_the_due_instant(ses
     imported = world.receive()
     session.add(
         Extension(
-            case_id=imported.id,
+            case=imported,  # through the relationship, as the lifecycle attaches form 04
             issued_by_id=world.chair.id,
             issued_at=vn(2026, 3, 5, 10, 0),
             reason="Chậm do liên thông",
