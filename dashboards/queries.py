@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from onestop import clock
 from onestop.calendar_store import work_calendar
+from onestop.i18n import step_title
 from onestop.classification import classify_assignment, classify_case, classify_open_case_at
 from onestop.escalation import Escalation
 from onestop.inspections import InspectionFinding
@@ -260,7 +261,7 @@ def step_rates(
                   "overdue": c["open_overdue"]}
         if by == "step":
             key = f"{row[0]}#{row[1]}"
-            name = f"{row[0]} – {row.label or row[1]}"
+            name = f"{row[0]} – {step_title(row.label) or row[1]}"
         else:
             key, name = row[0], row.label
         rows.append(rate_row(key, name, on_time, total, counts))
@@ -315,7 +316,7 @@ def step_cases(
     for a in session.scalars(query):
         state = classify_assignment(a, calendar, min(now, end))
         out.append(StepCase(a.case.receipt_code, a.case.procedure.code, a.step_position,
-                            a.step_name, a.owner.full_name, a.started_at, a.due_at, a.ended_at,
+                            step_title(a.step_name), a.owner.full_name, a.started_at, a.due_at, a.ended_at,
                             state))
     order = {"overdue": 0, "late": 1, "at_risk": 2, "paused": 3}
     out.sort(key=lambda c: (order.get(c.state, 4), c.due_at))
@@ -571,6 +572,7 @@ def _step_rankings(session, ids, date_from, end, hours, procedures):
     for (code, position), c in by_step.items():
         c = {name: c[name] for name in STEP_COLUMNS}
         name, budget = step_meta[(code, position)]
+        name = step_title(name)
         steps.append(step_rate(f"{code}#{position}", f"{code} – {name or position}", c))
         finished = c["finished_early"] + c["finished_on_time"] + c["finished_late"]
         days = (c["overrun_seconds"] + c["open_overrun_seconds"]) / day_seconds

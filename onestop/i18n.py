@@ -535,3 +535,8 @@ def translate(key: str, language: str = DEFAULT_LANGUAGE, **params: object) -> s
 def label(table: dict[str, dict[str, str]], key: str, language: str = DEFAULT_LANGUAGE) -> str:
     entry = table.get(key, {})
     return entry.get(language) or entry.get(DEFAULT_LANGUAGE) or key
+
+
+def step_title(name: str | None, language: str = DEFAULT_LANGUAGE) -> str | None:
+    """A process step's name as people read it (figures and reports are Vietnamese)."""
+    return label(STEP_LABELS, name, language) if name else name

@@ -71,6 +71,7 @@ from onestop.calendar import WorkCalendar
 from onestop.calendar_store import work_calendar
 from onestop.db import Base, UTCDateTime
 from onestop.errors import ValidationError
+from onestop.i18n import step_title
 from onestop.models import (
     Case,
     CaseEvent,
@@ -1232,7 +1233,7 @@ def rates_by(
             total = (counts["finished_early"] + counts["finished_on_time"] + counts["finished_late"]
                      + counts["open_within"] + counts["open_overdue"])
             if by == "step":
-                rows.append(_rate_row(f"{key[0]}#{key[1]}", f"{key[0]} – {key[2] or key[1]}", on_time, total, counts))
+                rows.append(_rate_row(f"{key[0]}#{key[1]}", f"{key[0]} – {step_title(key[2]) or key[1]}", on_time, total, counts))
             else:
                 rows.append(_rate_row(key[0], key[1], on_time, total, counts))
     else:
@@ -1369,7 +1370,7 @@ def working_days_lost(
         finished = c["finished_early"] + c["finished_on_time"] + c["finished_late"]
         lost = (c["overrun_seconds"] + c["open_overrun_seconds"]) / day_seconds
         out.append({
-            "procedure": key[0], "step_position": key[1], "step": key[2],
+            "procedure": key[0], "step_position": key[1], "step": step_title(key[2]),
             "budget_days": _round((key[3] or 0) / (day_seconds / 3600), 3),
             "finished": finished, "late": c["finished_late"],
             "average_days_used": _round(_ratio(c["worked_seconds"], finished * day_seconds), 3),

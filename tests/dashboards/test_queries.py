@@ -111,6 +111,8 @@ def test_drill_down_narrows_from_procedure_to_step_to_officer_to_cases(session, 
         assert 0 < low < 1 / 3 < high < 1
         steps = q.step_rates(session, ids, *MARCH, by="step", procedure="HT-XNHN")
         assert steps and all(r.key.startswith("HT-XNHN#") for r in steps)
+        # Steps read as people name them, not by the catalogue's keys ("receive", "verify").
+        assert "HT-XNHN – Tiếp nhận hồ sơ" in {r.label for r in steps}
         holders = {}
         for row in steps:
             position = int(row.key.split("#")[1])
@@ -122,6 +124,7 @@ def test_drill_down_narrows_from_procedure_to_step_to_officer_to_cases(session, 
         cases = q.step_cases(session, ids, *MARCH, procedure="HT-XNHN", step=holders["civ"],
                              owner="civ")
         assert {c.receipt_code for c in cases} == set(world.codes.values())
+        assert {c.step for c in cases} == {"Xác minh, thẩm tra"}  # the civil status step, "verify"
         assert [c.state for c in cases][:2] == ["overdue", "late"]  # the worst first
         assert q.step_rates(session, ids, *MARCH, by="step", procedure="NO-SUCH") == []
 
