@@ -259,6 +259,9 @@ def load_catalogue(session: Session, data: bytes | str) -> LoadReport:
             versioned.append(spec.code)
         else:
             created.append(spec.code)
+        # The file has no column for a step's unit: a step that stays the same keeps the unit an
+        # administrator gave it in the process editor.
+        units = {(s.position, s.name, s.role): s.unit_code for s in current.steps} if current else {}
         session.add(
             Procedure(
                 code=spec.code,
@@ -277,7 +280,8 @@ def load_catalogue(session: Session, data: bytes | str) -> LoadReport:
                 active=True,
                 created_at=clock.now(),
                 steps=[
-                    ProcessStep(position=i, name=s.name, role=s.role, budget_hours=s.budget_hours)
+                    ProcessStep(position=i, name=s.name, role=s.role, budget_hours=s.budget_hours,
+                                unit_code=units.get((i, s.name, s.role)))
                     for i, s in enumerate(spec.steps, start=1)
                 ],
             )

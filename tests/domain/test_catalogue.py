@@ -74,6 +74,19 @@ def test_reloading_changed_terms_creates_a_new_version_and_keeps_the_old(session
     assert [(v, a, c.hour) for v, a, c in versions] == [(1, False, 15), (2, True, 16)]
 
 
+def test_a_new_version_from_the_file_keeps_the_units_set_on_unchanged_steps(session):
+    with frozen_at(vn(2026, 3, 1, 9, 0)):
+        load_catalogue(session, HEADER + GOOD)
+        first = session.scalar(sa.select(Procedure).where(Procedure.code == "HT-KS"))
+        first.steps[0].unit_code, first.steps[1].unit_code = "XA-MP-MC", "XA-MP-TP"  # the editor's
+        session.flush()
+        load_catalogue(session, HEADER + GOOD.replace("15:00", "16:00").replace("record:", "check:"))
+    newest = session.scalar(sa.select(Procedure).where(Procedure.active.is_(True)))
+    assert newest.version == 2
+    # "receive" is unchanged and keeps its unit; the renamed second step is a new step.
+    assert [(s.name, s.unit_code) for s in newest.steps] == [("receive", "XA-MP-MC"), ("check", None)]
+
+
 # --- fees and document checklists -------------------------------------------------------------
 
 def test_the_bundled_catalogue_ships_fees_and_a_checklist_for_every_procedure():
