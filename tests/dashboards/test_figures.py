@@ -63,6 +63,13 @@ def test_classification_counts_split_at_risk_out_of_within_and_sum_to_the_rate_b
     assert fig.data[0].x[0] == "TRƯỚC HẠN"  # labels go through the translation
 
 
+def test_classification_of_a_unit_without_cases_draws_every_class_at_zero():
+    counts = fg.classification_counts(Figures())
+    assert [n for _, _, n, _ in counts] == [0] * 6
+    fig = fg.classification_figure(Figures())
+    assert list(fig.data[0].y) == [0] * 6 and len(fig.data[0].x) == 6
+
+
 def test_trend_leaves_a_gap_for_a_week_without_cases_and_carries_the_interval():
     weeks = [week("2026-03-02", "2026-03-08", 9, 10), week("2026-03-09", "2026-03-15", 0, 0),
              week("2026-03-16", "2026-03-22", 5, 5)]
