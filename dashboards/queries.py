@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from onestop import clock
 from onestop.calendar_store import work_calendar
-from onestop.i18n import step_title
 from onestop.classification import classify_assignment, classify_case, classify_open_case_at
 from onestop.escalation import Escalation
+from onestop.i18n import step_title
 from onestop.inspections import InspectionFinding
 from onestop.metrics import (
     CASE_COLUMNS,
@@ -42,9 +42,12 @@ from onestop.metrics import (
     case_figures,
     check_period,
     clamp_to_today,  # the snapshots stop at today; a later "to" reads today's stock
+    descendants,
     figures_from_daily,
     period_columns,  # flows over the period, stock at its end: the one rule, kept in metrics
     subtree_ids,
+    unit_tree,
+    units_by_id,
     weeks_from_daily,
     wilson_interval,
 )
@@ -433,25 +436,14 @@ def laggards(session: Session, unit: Unit, date_from: date, date_to: date) -> La
     calendar = work_calendar(session)
     end = min(date_to, clock.now().astimezone(calendar.zone).date())  # clamp_to_today
     hours = calendar.hours_per_day
-    units = {r.id: (r.parent_id, r.code, r.name)
-             for r in session.execute(select(Unit.id, Unit.parent_id, Unit.code, Unit.name))}
-    below: dict[int | None, list[int]] = {}
-    for uid, (parent, code, _name) in sorted(units.items(), key=lambda kv: kv[1][1]):
-        below.setdefault(parent, []).append(uid)
-
-    def subtree(root: int) -> list[int]:
-        out, stack = [], [root]
-        while stack:
-            out.append(stack.pop())
-            stack.extend(below.get(out[-1], ()))
-        return out
-
-    ids = subtree(unit.id)
+    units = units_by_id(session)
+    below = unit_tree(units)
+    ids = descendants(below, unit.id)
     procedures = {r.id: (r.code, r.name_vi) for r in session.execute(
         select(Procedure.id, Procedure.code, Procedure.name_vi))}
     roomy_aggregates(session)
     subunits, by_procedure = _case_rankings(session, ids, date_from, end, hours, units, below,
-                                            unit.id, procedures, subtree)
+                                            unit.id, procedures)
     steps, officers, lost, held = _step_rankings(session, ids, date_from, end, hours,
                                                  procedures)
     return Laggards(subunits, by_procedure, steps, officers, lost, held)
@@ -462,7 +454,7 @@ def _add(into: list[int], values) -> None:
         into[index] += int(value or 0)
 
 
-def _case_rankings(session, ids, date_from, end, hours, units, below, root, procedures, subtree):
+def _case_rankings(session, ids, date_from, end, hours, units, below, root, procedures):
     """rates_by "subunit" and "procedure", from one aggregate per (unit, procedure)."""
     t = CaseDayFigures.__table__
     names = (*CASE_COLUMNS, "carried_over")
@@ -487,7 +479,7 @@ def _case_rankings(session, ids, date_from, end, hours, units, below, root, proc
     subunits = []
     for child in below.get(root, ()):
         total = [0] * len(names)
-        for member in subtree(child):
+        for member in descendants(below, child):
             if member in per_unit:
                 _add(total, per_unit[member])
         fig = figures(total)
@@ -627,19 +619,9 @@ def heat_rows(session: Session, unit: Unit, date_from: date, date_to: date) -> l
     date_to = clamp_to_today(session, date_to)
     children = list(session.scalars(
         select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.code)))
-    below: dict[int | None, list[int]] = {}
-    for uid, parent in session.execute(select(Unit.id, Unit.parent_id)):
-        below.setdefault(parent, []).append(uid)
-
-    def subtree(root: int) -> list[int]:
-        out, stack = [], [root]
-        while stack:
-            out.append(stack.pop())
-            stack.extend(below.get(out[-1], ()))
-        return out
-
+    below = unit_tree(units_by_id(session))
     groups = [(unit, [unit.id], False)]
-    groups += [(child, subtree(child.id), True) for child in children]
+    groups += [(child, descendants(below, child.id), True) for child in children]
     roomy_aggregates(session)
     t = CaseDayFigures.__table__
     # Each unit counted in its row's group: SQL sums the subtrees, Python only cuts weeks. The

@@ -1010,29 +1010,34 @@ class Figures:
 
 # --- reading the snapshots --------------------------------------------------------------------
 
-def _units(session: Session) -> dict[int, tuple[int | None, str, str]]:
+def units_by_id(session: Session) -> dict[int, tuple[int | None, str, str]]:
+    """Every unit's (parent id, code, name), by id."""
     return {
         r.id: (r.parent_id, r.code, r.name)
         for r in session.execute(select(Unit.id, Unit.parent_id, Unit.code, Unit.name))
     }
 
 
-def _children(units: dict[int, tuple[int | None, str, str]]) -> dict[int | None, list[int]]:
+def unit_tree(units: dict[int, tuple[int | None, str, str]]) -> dict[int | None, list[int]]:
+    """The ids of each unit's children (None: the roots), in code order."""
     tree: dict[int | None, list[int]] = defaultdict(list)
     for uid, (parent, code, _name) in sorted(units.items(), key=lambda kv: kv[1][1]):
         tree[parent].append(uid)
     return tree
 
 
+def descendants(tree: dict[int | None, list[int]], root: int) -> list[int]:
+    """`root` and every unit below it in `tree`."""
+    out, stack = [], [root]
+    while stack:
+        out.append(stack.pop())
+        stack.extend(tree.get(out[-1], ()))
+    return out
+
+
 def subtree_ids(session: Session, unit: Unit) -> list[int]:
     """The unit and every unit below it."""
-    tree = _children(_units(session))
-    out, stack = [], [unit.id]
-    while stack:
-        uid = stack.pop()
-        out.append(uid)
-        stack.extend(tree.get(uid, ()))
-    return out
+    return descendants(unit_tree(units_by_id(session)), unit.id)
 
 
 def _find_unit(session: Session, code: str) -> Unit:
@@ -1114,21 +1119,16 @@ def on_time_report(
     from the snapshots: JSON-ready, with a line per direct sub-unit (each with the units below
     it) when `include_subunits`."""
     unit = _find_unit(session, unit_code)
-    units = _units(session)
-    tree = _children(units)
-    ids = subtree_ids(session, unit) if include_subunits else [unit.id]
+    units = units_by_id(session)
+    tree = unit_tree(units)
+    ids = descendants(tree, unit.id) if include_subunits else [unit.id]
     t = CaseDayFigures.__table__
     per_unit = {key[0]: fig for key, fig in case_figures(session, ids, date_from, date_to, [t.c.unit_id])}
     empty = Figures(hours_per_day=work_calendar(session).hours_per_day)
 
     def total(root: int, deep: bool) -> Figures:
-        figures, stack = empty, [root]
-        while stack:
-            uid = stack.pop()
-            figures = figures + per_unit.get(uid, empty)
-            if deep:
-                stack.extend(tree.get(uid, ()))
-        return figures
+        members = descendants(tree, root) if deep else [root]
+        return sum((per_unit.get(uid, empty) for uid in members), empty)
 
     overall = total(unit.id, include_subunits)
     report = {
@@ -1186,8 +1186,8 @@ def rates_by(
     t = CaseDayFigures.__table__
     rows: list[RateRow] = []
     if by in ("subunit", "unit"):
-        units = _units(session)
-        tree = _children(units)
+        units = units_by_id(session)
+        tree = unit_tree(units)
         per_unit = {
             key[0]: fig for key, fig in case_figures(session, ids, date_from, date_to, [t.c.unit_id])
         }
@@ -1196,12 +1196,7 @@ def rates_by(
         else:
             groups = {}
             for child in tree.get(unit.id, ()):
-                below, stack = [], [child]
-                while stack:
-                    uid = stack.pop()
-                    below.append(uid)
-                    stack.extend(tree.get(uid, ()))
-                groups[child] = below
+                groups[child] = descendants(tree, child)
         for uid, members in groups.items():
             figures = sum((per_unit.get(m, Figures()) for m in members), Figures())
             if figures.rate_base or figures.received_total:
