@@ -17,8 +17,15 @@ from onestop.catalogue import steps_over_duration
 from onestop.errors import ValidationError
 from onestop.lifecycle import find_procedure, find_unit
 from onestop.models import (
-    TERMINAL_STATUSES, UNIT_KINDS, Case, Officer, OfficerRole, Procedure, ProcessStep,
-    StepAssignment, Unit,
+    TERMINAL_STATUSES,
+    UNIT_KINDS,
+    Case,
+    Officer,
+    OfficerRole,
+    Procedure,
+    ProcessStep,
+    StepAssignment,
+    Unit,
 )
 from onestop.passwords import MIN_LENGTH, hash_password
 from onestop.validation import clean_text

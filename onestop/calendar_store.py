@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onestop import clock
-from onestop.calendar import WorkCalendar
 from onestop.audit import record_admin_action
+from onestop.calendar import WorkCalendar
 from onestop.errors import NotFound, ValidationError
 from onestop.models import CalendarException, Officer
 from onestop.validation import clean_text

@@ -3,12 +3,18 @@
 Feature modules that declare tables are imported here so that `metadata` is complete.
 """
 
-from onestop import models  # noqa: F401
-from onestop import audit  # noqa: F401
-from onestop import intake  # noqa: F401
-from onestop import tokens  # noqa: F401
-from onestop import escalation, inspections, mail, signals  # noqa: F401
-from onestop import metrics, reports  # noqa: F401
+from onestop import (  # noqa: F401  # noqa: F401
+    audit,  # noqa: F401
+    escalation,
+    inspections,
+    intake,  # noqa: F401
+    mail,
+    metrics,
+    models,  # noqa: F401
+    reports,
+    signals,
+    tokens,  # noqa: F401
+)
 from onestop.db import Base
 
 metadata = Base.metadata

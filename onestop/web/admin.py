@@ -16,7 +16,10 @@ from sqlalchemy import select
 from onestop import accounts, lifecycle
 from onestop import admin as admin_ops
 from onestop.calendar_store import (
-    add_calendar_exception, calendar_change_reason, remove_calendar_exception, work_calendar,
+    add_calendar_exception,
+    calendar_change_reason,
+    remove_calendar_exception,
+    work_calendar,
 )
 from onestop.catalogue import load_catalogue
 from onestop.errors import OnestopError, PermissionDenied, ValidationError

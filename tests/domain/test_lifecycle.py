@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from onestop import lifecycle as lc
-from onestop.classification import classify_case
 from onestop.calendar_store import work_calendar
+from onestop.classification import classify_case
 from onestop.clock import frozen_at
 from onestop.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from onestop.models import CaseEvent, StepAssignment

@@ -235,7 +235,7 @@ def test_escalations_and_signs_lead_to_their_cases_with_readable_evidence(world)
         narrowed = text(client.get(
             f"/dashboards/escalations?unit=XA-MP&{MARCH}&level=case_overdue&age=%3C+1"))
         assert narrowed.count(f'href="/cases/{world.codes["b"]}"') == 1  # the sign's only
-        assert client.get(f"/dashboards/escalations?unit=XA-MP&age=old").status_code == 422
+        assert client.get("/dashboards/escalations?unit=XA-MP&age=old").status_code == 422
         client.set_cookie("lang", "en")
         english = text(client.get(f"/dashboards/escalations?unit=XA-MP&{MARCH}"))
         assert "Sent back (A→B→A)" in english and "Times: 2" in english
