@@ -101,19 +101,27 @@ def _selection():
     return (officer, units, unit, start, end), None
 
 
+def _book():
+    """The selection and the book's rows for it, or the page refusing them."""
+    selection, refusal = _selection()
+    if refusal:
+        return None, refusal
+    _, _, unit, start, end = selection
+    try:
+        rows = book_rows(db_session(), unit, start, end)
+    except OnestopError as exc:
+        return None, error_page(exc.http_status, exc.message(current_language()))
+    return (selection, rows), None
+
+
 @bp.get("")
 @role_required(*BOOK_ROLES)
 def index():
-    selection, refusal = _selection()
+    found, refusal = _book()
     if refusal:
         return refusal
-    officer, units, unit, start, end = selection
-    session = db_session()
-    try:
-        rows = book_rows(session, unit, start, end)
-    except OnestopError as exc:
-        return error_page(exc.http_status, exc.message(current_language()))
-    zone = work_calendar(session).zone
+    (officer, units, unit, start, end), rows = found
+    zone = work_calendar(db_session()).zone
     return render_template(
         "casebook/index.html", units=units, unit=unit, start=start, end=end, columns=COLUMNS,
         rows=[row.cells(zone) for row in rows], can_import=is_desk_for(officer, unit),
@@ -123,16 +131,11 @@ def index():
 @bp.get("/export.xlsx")
 @role_required(*BOOK_ROLES)
 def export():
-    selection, refusal = _selection()
+    found, refusal = _book()
     if refusal:
         return refusal
-    _, _, unit, start, end = selection
-    session = db_session()
-    try:
-        rows = book_rows(session, unit, start, end)
-    except OnestopError as exc:
-        return error_page(exc.http_status, exc.message(current_language()))
-    data = export_xlsx(rows, unit, start, end, work_calendar(session).zone)
+    (_, _, unit, start, end), rows = found
+    data = export_xlsx(rows, unit, start, end, work_calendar(db_session()).zone)
     name = f"so-theo-doi-{unit.code}-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"
     return Response(
         data, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
@@ -143,18 +146,14 @@ def export():
 @role_required(*BOOK_ROLES)
 def export_pdf():
     """The printed book as a PDF on A4 landscape, laid out as the page prints it."""
-    selection, refusal = _selection()
+    found, refusal = _book()
     if refusal:
         return refusal
-    _, _, unit, start, end = selection
-    session = db_session()
-    try:
-        rows = book_rows(session, unit, start, end)
-    except OnestopError as exc:
-        return error_page(exc.http_status, exc.message(current_language()))
+    (_, _, unit, start, end), rows = found
+    zone = work_calendar(db_session()).zone
     html = render_template(
         "casebook/book_pdf.html", unit=unit, start=start, end=end, columns=COLUMNS,
-        rows=[row.cells(work_calendar(session).zone) for row in rows],
+        rows=[row.cells(zone) for row in rows],
     )
     name = f"so-theo-doi-{unit.code}-{start:%Y%m%d}-{end:%Y%m%d}.pdf"
     return Response(
