@@ -406,6 +406,7 @@ def case_json(case: Case, viewer: Officer, calendar: WorkCalendar, now: datetime
             "name": case.procedure.name_vi,
         },
         "channel": case.channel,
+        "result_return": case.result_return,
         "applicant": {
             "name": case.applicant_name,
             "id_number": case.applicant_id_number if entitled else mask(case.applicant_id_number),

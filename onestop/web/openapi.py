@@ -165,6 +165,8 @@ CASE_SCHEMA = {
             "code": TEXT, "version": {"type": "integer"}, "name": TEXT,
         }},
         "channel": {"enum": ["in_person", "online", "post"]},
+        "result_return": {"enum": ["in_person", "post", "online", None],
+                          "description": "how the result goes back (form 01); null: the channel's way"},
         "applicant": {
             "type": "object",
             "description": "ID number, phone and e-mail are masked unless the reader works the case",

@@ -117,6 +117,7 @@ def test_receive_takes_how_the_result_is_returned_by_default_the_channels_way(ap
     chosen = api.post("/cases", json={**RECEIVE, "result_return": "post"})
     default = api.post("/cases", json={**RECEIVE, "channel": "online"})
     assert chosen.status_code == default.status_code == 201
+    assert (chosen.get_json()["result_return"], default.get_json()["result_return"]) == ("post", "online")
     engine = make_engine(api.database_url)
     with Session(engine) as session:
         ways = session.scalars(select(Case.result_return).order_by(Case.id)).all()
