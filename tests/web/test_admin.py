@@ -222,6 +222,10 @@ def test_changing_the_process_makes_a_new_version_and_open_cases_keep_theirs(wor
     response = admin.post("/admin/procedures/HT-XNHN/steps", data={"steps": NEW_PROCESS})
     assert response.status_code == 303
     assert "phiên bản 2" in " ".join(flashes(admin.get("/admin/procedures/HT-XNHN")))
+    page = text(admin.get("/admin/procedures/HT-XNHN"))
+    # The keys an administrator types, each with the name people read beside it.
+    assert "verify <span class=\"muted\">· Xác minh, thẩm tra</span>" in page
+    assert "civil_status_officer <span class=\"muted\">· Công chức Tư pháp – Hộ tịch</span>" in page
     assert versions(world, "HT-XNHN") == [(1, False), (2, True)]
     with world.session() as session:
         current = session.scalar(select(Procedure).where(Procedure.code == "HT-XNHN", Procedure.active))
