@@ -11,6 +11,9 @@ its own keep-alive connection, for a bounded time:
 - bare: a Flask app with one endpoint doing one INSERT into a scratch table and a commit, on the
   same database, engine settings and gunicorn settings.
 
+A third app, the floor, does the least any receive must do, with no domain logic and no ORM
+(token, rate limits, one transaction of five Core writes): how close any receive can get.
+
 Reports throughput (requests per second, both operations counted), p50/p99 latency of each
 operation, and the server's CPU time per request (gunicorn master and workers, from /proc), which
 is what the throughput ratio comes down to when client and server share the cores. Targets:
@@ -92,6 +95,59 @@ def bare_app():
     return app
 
 
+def floor_app():
+    """For scale, the least a receive can cost in this stack: no domain logic and no ORM, only
+    what any receive must do. The bearer token is looked up by its hash, the API's two rate
+    limits are counted in the same store, the JSON body is parsed, and one transaction takes a
+    receipt number and writes three rows (case, first step, history event) and one update with
+    Core statements, before a JSON answer."""
+    import hashlib
+
+    from flask import Flask, jsonify, request
+    from flask_limiter import Limiter
+    from sqlalchemy import text
+
+    from onestop.db import make_engine
+
+    engine = make_engine(os.environ["ONESTOP_DATABASE_URL"])
+    app = Flask(__name__)
+    limiter = Limiter(
+        key_func=lambda: request.headers.get("Authorization", "")[-24:], app=app,
+        storage_uri=os.environ.get("ONESTOP_RATELIMIT_STORAGE_URI", "memory://"),
+    )
+    unlimited = "1000000/minute"
+
+    @app.post("/floor")
+    @limiter.limit(unlimited)
+    @limiter.limit(unlimited, key_func=lambda: f"failures:{request.remote_addr}",
+                   deduct_when=lambda response: response.status_code == 401)
+    def floor():
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        payload = json.dumps(request.get_json(), ensure_ascii=False)
+        with engine.begin() as connection:
+            officer = connection.execute(text(
+                "SELECT officer_id FROM api_tokens WHERE token_hash = :h AND revoked_at IS NULL"
+            ), {"h": hashlib.sha256(token.encode()).hexdigest()}).scalar()
+            if officer is None:
+                return jsonify(error="token"), 401
+            number = connection.execute(text(
+                "INSERT INTO bench_counter (unit, last) VALUES (:u, 1) ON CONFLICT (unit) "
+                "DO UPDATE SET last = bench_counter.last + 1 RETURNING last"
+            ), {"u": officer}).scalar_one()
+            ids = [connection.execute(text(
+                "INSERT INTO bench_scratch (payload) VALUES (:p) RETURNING id"
+            ), {"p": payload}).scalar_one() for _ in range(3)]
+            connection.execute(text("UPDATE bench_scratch SET payload = :p WHERE id = :id"),
+                               {"p": payload, "id": ids[0]})
+        return jsonify(id=ids[0], number=number, body=json.loads(payload)), 201
+
+    @app.get("/healthz")
+    def health():
+        return jsonify(status="ok")
+
+    return app
+
+
 # --- set-up -------------------------------------------------------------------------------------
 
 @dataclass
@@ -135,6 +191,9 @@ def _seed(url: str, communes: int, desks_per_commune: int) -> list[Client]:
     with engine.begin() as connection:
         id_type = "INTEGER PRIMARY KEY AUTOINCREMENT" if engine.dialect.name == "sqlite" else "SERIAL PRIMARY KEY"
         connection.execute(text(f"CREATE TABLE bench_scratch (id {id_type}, payload TEXT NOT NULL)"))
+        connection.execute(text(
+            "CREATE TABLE bench_counter (unit INTEGER PRIMARY KEY, last INTEGER NOT NULL)"
+        ))
     engine.dispose()
     return clients
 
@@ -288,6 +347,14 @@ def _onestop_work(connection, client: Client, results: Results, warmup: bool) ->
     results.add("handover", took, status == 200)
 
 
+def _floor_work(connection, client: Client, results: Results, warmup: bool) -> None:
+    status, _payload, took = _post(connection, "/floor", {
+        "procedure_code": "HT-XNHN", "applicant": APPLICANT, "channel": "in_person",
+        "documents": [{"name": "Tờ khai", "form": "original", "count": 1}],
+    }, {"Authorization": f"Bearer {client.token}"})
+    results.add("floor", took, status == 201)
+
+
 def _bare_work(connection, _client, results: Results, warmup: bool) -> None:
     status, _payload, took = _post(connection, "/insert", {}, {})
     results.add("insert", took, status == 201)
@@ -333,6 +400,12 @@ def _run_backend(name: str, url: str, opts, folder: Path) -> bool:
     bare_rate = _report("bare insert", bare, bare_elapsed, bare_cpu)
     our_rate = _report("onestop receive+handover", ours, ours_elapsed, our_cpu)
     ratio = our_rate / bare_rate if bare_rate else float("nan")
+    if opts.floor:
+        floor, floor_elapsed, floor_cpu = measured("floor_app", _floor_work)
+        floor_rate = _report("floor (token, rate limits, 5 Core writes)", floor, floor_elapsed,
+                             floor_cpu)
+        print(f"{name}: the floor is {floor_rate / bare_rate:.2f}x the bare throughput: no "
+              f"receive in this stack does better")
     p99 = max(_percentile(ours.latencies.get(op, []), 0.99) for op in ("receive", "handover"))
     met = ratio >= TARGET_RATIO and p99 < TARGET_P99_MS and not ours.errors
     print(f"{name}: onestop {ratio:.2f}x the bare throughput (target >= {TARGET_RATIO}), "
@@ -389,6 +462,8 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--desks", type=int, default=5, help="desk officers (tokens) per commune")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure the floor app (a receive's least work, no ORM)")
     parser.add_argument("--paced", type=float, default=50.0, metavar="REQ_PER_S",
                         help="then offer this steady load with the same clients (0: skip)")
     opts = parser.parse_args(argv)
