@@ -349,7 +349,11 @@ def _procedure_page(code: str) -> str:
     session = db_session()
     procedure = lifecycle.find_procedure(session, code)
     items = checklist(session, code)
-    text = "\n".join(f"{i.name} | {DOCUMENT_FORM_LABELS[i.form].lower()}" for i in items)
+    # The count is written out when it is not 1, so that saving the page keeps it.
+    text = "\n".join(
+        f"{i.name} | {DOCUMENT_FORM_LABELS[i.form].lower()}" + (f" | {i.count}" if i.count != 1 else "")
+        for i in items
+    )
     steps_text = "\n".join(
         f"{s.name} | {s.role} | {s.unit_code or ''} | {s.budget_hours:g}" for s in procedure.steps
     )

@@ -513,8 +513,8 @@ EN: dict[str, str] = {
     "Thời gian (giờ làm việc)": "Budget (working hours)",
     "đơn vị tiếp nhận": "receiving unit",
     "Danh mục giấy tờ": "Document checklist",
-    "Mỗi dòng một giấy tờ: «tên | bản chính» hoặc «tên | bản sao» hoặc «tên | bản sao chứng thực»":
-        "One document per line: “name | bản chính” (original), “name | bản sao” (copy) or “name | bản sao chứng thực” (certified copy)",
+    "Mỗi dòng một giấy tờ: «tên | bản chính» hoặc «tên | bản sao» hoặc «tên | bản sao chứng thực», thêm «| số bản» nếu nhiều hơn 1":
+        "One document per line: “name | bản chính” (original), “name | bản sao” (copy) or “name | bản sao chứng thực” (certified copy), then “| copies” if more than 1",
     "Lưu danh mục": "Save the checklist",
     "Lịch làm việc": "Working calendar",
     "Ngày nghỉ lễ, tết và ngày làm bù theo quy định có sẵn. Ghi thêm ở đây các ngày nghỉ hoặc ngày làm việc được thông báo muộn; hạn của các hồ sơ đang giải quyết được tính lại và ghi vào nhật ký của từng hồ sơ.":

@@ -165,6 +165,19 @@ def test_checklist_is_edited_one_document_per_line(world):
     assert commune_admin.post("/admin/procedures/HT-KS/checklist", data={"documents": "X"}).status_code == 403
 
 
+def test_the_checklist_page_writes_counts_out_so_saving_it_keeps_them(world):
+    admin = client_for(world, "admin")
+    admin.post("/admin/procedures/HT-KS/checklist", data={
+        "documents": "Tờ khai đăng ký khai sinh | bản chính\nGiấy chứng sinh | bản sao | 2",
+    })
+    page = text(admin.get("/admin/procedures/HT-KS"))
+    written = page.split('<textarea name="documents" rows="8">')[1].split("</textarea>")[0]
+    assert written == "Tờ khai đăng ký khai sinh | bản chính\nGiấy chứng sinh | bản sao | 2"
+    assert admin.post("/admin/procedures/HT-KS/checklist", data={"documents": written}).status_code == 303
+    with world.session() as session:
+        assert [d.count for d in checklist(session, "HT-KS")] == [1, 2]
+
+
 def test_a_day_off_re_projects_open_cases_and_records_why(world):
     admin = client_for(world, "admin")
     with frozen_at(NOW):
