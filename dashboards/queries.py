@@ -42,6 +42,7 @@ from onestop.metrics import (
     case_figures,
     check_period,
     clamp_to_today,  # the snapshots stop at today; a later "to" reads today's stock
+    daily_case_sums,
     descendants,
     figures_from_daily,
     period_columns,  # flows over the period, stock at its end: the one rule, kept in metrics
@@ -138,13 +139,7 @@ def overview(session: Session, unit: Unit, date_from: date, date_to: date) -> Ov
     calendar = work_calendar(session)
     end = min(date_to, clock.now().astimezone(calendar.zone).date())  # clamp_to_today
     roomy_aggregates(session)
-    t = CaseDayFigures.__table__
-    query = (
-        select(t.c.day, *(func.sum(t.c[name]).label(name) for name in CASE_COLUMNS))
-        .where(t.c.day.between(date_from - timedelta(days=1), end), t.c.unit_id.in_(ids))
-        .group_by(t.c.day)
-    )
-    daily = {row.day: row._mapping for row in session.execute(query)}
+    daily = daily_case_sums(session, ids, date_from, end)
     figures = figures_from_daily(daily, date_from, end, calendar.hours_per_day)
     weeks = weeks_from_daily(daily, date_from, end, calendar.hours_per_day)
     return Overview(figures, weeks, open_overdue_cases(session, ids, calendar=calendar))

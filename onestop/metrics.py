@@ -1269,14 +1269,20 @@ def weekly_trend(
     unit = _find_unit(session, unit_code)
     ids = subtree_ids(session, unit) if include_subunits else [unit.id]
     date_to = clamp_to_today(session, date_to)
+    daily = daily_case_sums(session, ids, date_from, date_to)
+    return weeks_from_daily(daily, date_from, date_to, work_calendar(session).hours_per_day)
+
+
+def daily_case_sums(session: Session, ids: list[int], date_from: date, date_to: date) -> dict:
+    """The case snapshots of the units summed per day, from the day before the period (whose
+    stock is carried over) to its end: what `weeks_from_daily` and `figures_from_daily` cut."""
     t = CaseDayFigures.__table__
     query = (
         select(t.c.day, *(func.sum(t.c[name]).label(name) for name in CASE_COLUMNS))
         .where(t.c.day.between(date_from - timedelta(days=1), date_to), t.c.unit_id.in_(ids))
         .group_by(t.c.day)
     )
-    daily = {row.day: row._mapping for row in session.execute(query)}
-    return weeks_from_daily(daily, date_from, date_to, work_calendar(session).hours_per_day)
+    return {row.day: row._mapping for row in session.execute(query)}
 
 
 _CASE_FLOWS = tuple(name for name in CASE_COLUMNS if not name.startswith("open_"))
