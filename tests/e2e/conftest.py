@@ -10,7 +10,7 @@ Fixtures for every browser test (the officers' pages, the case book, the citizen
 - `sign_in(page, username)`, `screenshot(page, name)` (to test-artifacts/screenshots/).
 
 Run apart from the other tests (`python -m tests` does): Playwright's sync API keeps an event
-loop running. Never `playwright install`: the browser is `apt-get install chromium`.
+loop running. The browser is Debian's (`apt-get install chromium`), never one Playwright downloads.
 """
 
 from __future__ import annotations
