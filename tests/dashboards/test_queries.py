@@ -177,9 +177,11 @@ def test_laggards_in_two_reads_equal_the_six_metrics_rankings(session, world, pe
             assert_laggards_equal_metrics(session, code, *period)
 
 
-def test_laggards_equal_the_metrics_rankings_over_every_kind_of_case(session):
+@pytest.fixture
+def metrics_week(session):
     """The metrics tests' week (early, late, twice supplemented, withdrawn, paused, carried
-    over, on the hour-based procedure too), ranked on each of its days."""
+    over, on the hour-based procedure too), its snapshots computed; the clock stays at noon
+    on 10 March."""
     from onestop.catalogue import load_catalogue
     from tests.domain.test_metrics import HOURS_PROCEDURE, build_week
 
@@ -189,11 +191,16 @@ def test_laggards_equal_the_metrics_rankings_over_every_kind_of_case(session):
     build_week(session, world)
     with frozen_at(vn(2026, 3, 10, 12, 0)):
         refresh_metrics(session, full=True)
-        assert q.laggards(session, world.units["HN"], *MARCH).steps  # not vacuous
-        for day in range(1, 11):
-            for code in ("HN", "XA-MP"):
-                assert_laggards_equal_metrics(session, code, date(2026, 3, day), date(2026, 3, 10))
-                assert_laggards_equal_metrics(session, code, date(2026, 2, 27), date(2026, 3, day))
+        yield world
+
+
+def test_laggards_equal_the_metrics_rankings_over_every_kind_of_case(session, metrics_week):
+    """The metrics tests' week, ranked on each of its days."""
+    assert q.laggards(session, metrics_week.units["HN"], *MARCH).steps  # not vacuous
+    for day in range(1, 11):
+        for code in ("HN", "XA-MP"):
+            assert_laggards_equal_metrics(session, code, date(2026, 3, day), date(2026, 3, 10))
+            assert_laggards_equal_metrics(session, code, date(2026, 2, 27), date(2026, 3, day))
 
 
 def assert_overview_equals_metrics(session, code: str, date_from: date, date_to: date) -> None:
@@ -214,23 +221,14 @@ def assert_overview_equals_metrics(session, code: str, date_from: date, date_to:
     assert {c.receipt_code for c in data.overdue} == overdue, code
 
 
-def test_the_overview_in_one_read_equals_case_figures_and_the_weekly_trend(session):
+def test_the_overview_in_one_read_equals_case_figures_and_the_weekly_trend(session, metrics_week):
     """Over the metrics tests' week (every kind of case, a case overdue by a second supplement
     request, the hour-based procedure): each period ending or starting on each day."""
-    from onestop.catalogue import load_catalogue
-    from tests.domain.test_metrics import HOURS_PROCEDURE, build_week
-
-    with frozen_at(vn(2026, 2, 20, 9, 0)):
-        world = build_world(session)
-        load_catalogue(session, HOURS_PROCEDURE)
-    build_week(session, world)
-    with frozen_at(vn(2026, 3, 10, 12, 0)):
-        refresh_metrics(session, full=True)
-        assert q.overview(session, world.units["HN"], *MARCH).overdue  # not vacuous
-        for day in range(1, 12):
-            for code in ("HN", "XA-MP", "XA-SD"):
-                assert_overview_equals_metrics(session, code, date(2026, 3, day), date(2026, 3, 31))
-                assert_overview_equals_metrics(session, code, date(2026, 2, 25), date(2026, 3, day))
+    assert q.overview(session, metrics_week.units["HN"], *MARCH).overdue  # not vacuous
+    for day in range(1, 12):
+        for code in ("HN", "XA-MP", "XA-SD"):
+            assert_overview_equals_metrics(session, code, date(2026, 3, day), date(2026, 3, 31))
+            assert_overview_equals_metrics(session, code, date(2026, 2, 25), date(2026, 3, day))
 
 
 def test_aggregates_get_room_in_memory_and_no_jit_in_the_transaction(session, backend):
